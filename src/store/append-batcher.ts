@@ -1,0 +1,114 @@
+/**
+ * Group commit for appends made through one store.
+ *
+ * Appends to the whole store are serialised at the `global_head` row (see docs/global-order.md), so
+ * several transactions in flight from one process would only queue behind each other. Instead, appends
+ * that arrive while one batch is being written are collected and written together, in one transaction
+ * and one round trip, as the next batch. Each append keeps its own checks and result: one append's
+ * conflict does not fail the others.
+ */
+import type { ExpectedVersion } from '../core/events.js';
+import type { PreparedEvent } from '../core/validation.js';
+import type { SqlClient } from './sql-client.js';
+
+export interface AppendRequest {
+  streamId: string;
+  streamType: string;
+  expected: ExpectedVersion;
+  events: PreparedEvent[];
+  /** JSON size, to keep batches to a sensible size. */
+  bytes: number;
+}
+
+export type AppendOutcome =
+  | { ok: true; nextExpectedVersion: number; firstPosition: string; lastPosition: string; replayed?: boolean }
+  | { error: 'concurrency'; actual: number }
+  | { error: 'idempotency'; eventId: string; reason: string }
+  | { error: 'deleted' };
+
+interface Pending {
+  request: AppendRequest;
+  resolve: (outcome: AppendOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+const MAX_APPENDS_PER_BATCH = 256;
+const MAX_BYTES_PER_BATCH = 8 * 1024 * 1024;
+
+export class AppendBatcher {
+  private readonly queue: Pending[] = [];
+  private draining: Promise<void> | null = null;
+
+  constructor(
+    private readonly sql: SqlClient,
+    private readonly appendBatchSql: string,
+    private readonly onAppended: () => void,
+  ) {}
+
+  submit(request: AppendRequest): Promise<AppendOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Resolves once every append submitted so far has been answered. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private kick() {
+    if (this.draining) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      // An append may have arrived after the loop saw an empty queue.
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  private async drain() {
+    while (this.queue.length > 0) {
+      const batch = this.takeBatch();
+      try {
+        const outcomes = await this.write(batch.map((p) => p.request));
+        batch.forEach((p, i) => p.resolve(outcomes[i]!));
+      } catch (error) {
+        if (batch.length === 1) {
+          batch[0]!.reject(error);
+          continue;
+        }
+        // Something failed the whole transaction. Write each append alone so that only the culprit
+        // fails. Appends carry their event ids, so if the batch did commit before the connection was
+        // lost, these retries are answered idempotently.
+        for (const p of batch) {
+          try {
+            p.resolve((await this.write([p.request]))[0]!);
+          } catch (single) {
+            p.reject(single);
+          }
+        }
+      }
+    }
+  }
+
+  private takeBatch(): Pending[] {
+    let bytes = 0;
+    let count = 0;
+    while (count < this.queue.length && count < MAX_APPENDS_PER_BATCH) {
+      bytes += this.queue[count]!.request.bytes;
+      if (count > 0 && bytes > MAX_BYTES_PER_BATCH) break;
+      count++;
+    }
+    return this.queue.splice(0, count);
+  }
+
+  private async write(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    const payload = JSON.stringify(
+      requests.map((r) => ({ streamId: r.streamId, streamType: r.streamType, expected: r.expected, events: r.events })),
+    );
+    const rows = await this.sql.query<{ results: AppendOutcome[] }>(this.appendBatchSql, [payload]);
+    const outcomes = rows[0]!.results;
+    if (outcomes.some((o) => 'ok' in o && !o.replayed)) this.onAppended();
+    return outcomes;
+  }
+}

@@ -1,0 +1,263 @@
+import { ConcurrencyError, IdempotencyError, StoreClosedError, StreamDeletedError, ValidationError } from '../core/errors.js';
+import {
+  streamTypeOf,
+  type AppendOptions,
+  type AppendResult,
+  type DeleteStreamOptions,
+  type ListStreamsOptions,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type StreamInfo,
+  type SubscribeOptions,
+} from '../core/events.js';
+import {
+  prepareEvents,
+  validateDate,
+  validateEventType,
+  validateExpectedVersion,
+  validateNameList,
+  validatePosition,
+  validatePositiveInteger,
+  validateStreamId,
+  type StoreLimits,
+} from '../core/validation.js';
+import { AppendBatcher, type AppendOutcome } from './append-batcher.js';
+import type { SqlClient } from './sql-client.js';
+import { statements, toRecordedEvent, toStreamInfo, type EventRow, type Statements, type StreamRow } from './statements.js';
+import { Wakeup } from './wakeup.js';
+
+const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+
+export interface EventStoreParts {
+  sql: SqlClient;
+  schema: string;
+  limits: StoreLimits;
+  /** Called by close() after the store has stopped using `sql` (closes what the store owns). */
+  onClose: () => Promise<void>;
+}
+
+/**
+ * The event store: append-only streams with optimistic concurrency and idempotent appends, and a global
+ * order in which one position is a complete checkpoint. Open one with `openEventStore()`.
+ */
+export class EventStore {
+  readonly schema: string;
+  readonly limits: StoreLimits;
+  /** Which driver is underneath: the embedded PGlite or a PostgreSQL server. */
+  readonly driver: 'pglite' | 'postgres';
+  private readonly sql: SqlClient;
+  private readonly statements: Statements;
+  private readonly batcher: AppendBatcher;
+  private readonly wakeup = new Wakeup();
+  private readonly closing = new AbortController();
+  private unlisten: Promise<() => Promise<void>> | null = null;
+  private closed: Promise<void> | null = null;
+
+  constructor(private readonly parts: EventStoreParts) {
+    this.sql = parts.sql;
+    this.schema = parts.schema;
+    this.limits = parts.limits;
+    this.driver = parts.sql.kind;
+    this.statements = statements(parts.schema);
+    this.batcher = new AppendBatcher(this.sql, this.statements.appendBatch, () => this.wakeup.signal());
+  }
+
+  /**
+   * Appends events to a stream, atomically: all of them or none. Give events an `id` to make a retry
+   * safe: the same ids appended again to the same stream are not written twice and get the first answer.
+   */
+  async append(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.assertOpen();
+    validateStreamId(streamId, this.limits);
+    const expected = validateExpectedVersion(options.expectedVersion ?? 'any');
+    const prepared = prepareEvents(events, this.limits);
+    const bytes = prepared.reduce((sum, e) => sum + JSON.stringify(e.data).length + 200, 0);
+    const outcome = await this.batcher.submit({
+      streamId,
+      streamType: streamTypeOf(streamId),
+      expected,
+      events: prepared,
+      bytes,
+    });
+    return this.toResult(streamId, expected, outcome);
+  }
+
+  private toResult(streamId: string, expected: string | number, outcome: AppendOutcome): AppendResult {
+    if ('ok' in outcome) {
+      return {
+        streamId,
+        nextExpectedVersion: Number(outcome.nextExpectedVersion),
+        firstPosition: BigInt(outcome.firstPosition),
+        lastPosition: BigInt(outcome.lastPosition),
+      };
+    }
+    switch (outcome.error) {
+      case 'concurrency':
+        throw new ConcurrencyError(streamId, expected, Number(outcome.actual));
+      case 'idempotency':
+        throw new IdempotencyError(outcome.eventId, streamId, outcome.reason);
+      case 'deleted':
+        throw new StreamDeletedError(streamId);
+    }
+  }
+
+  /** Events of one stream in stream order (or reversed), optionally as the stream was at `asOf`. */
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    validateStreamId(streamId, this.limits);
+    const direction = options.direction ?? 'forwards';
+    if (direction !== 'forwards' && direction !== 'backwards') {
+      throw new ValidationError('direction', `${JSON.stringify(direction)} is not valid: use 'forwards' or 'backwards'`);
+    }
+    const from = validatePositiveInteger(options.from, 'from', 0);
+    const to = validatePositiveInteger(options.to, 'to', 0);
+    const maxCount = validatePositiveInteger(options.maxCount, 'maxCount');
+    const asOf = validateDate(options.asOf, 'asOf');
+    // `from` is where reading starts: the low end forwards, the high end backwards.
+    const [low, high] = direction === 'forwards' ? [from ?? 1, to ?? MAX_VERSION] : [to ?? 0, from ?? MAX_VERSION];
+    const rows = await this.sql.query<EventRow>(this.statements.readStream(direction === 'forwards' ? 'ASC' : 'DESC'), [
+      streamId,
+      low,
+      high,
+      asOf ?? null,
+      maxCount ?? null,
+    ]);
+    return rows.map(toRecordedEvent);
+  }
+
+  /**
+   * Events of all streams in global order, strictly after `after`. Every committed event is returned
+   * exactly once across successive reads: no event at or below the last position read can appear later.
+   */
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    this.assertOpen();
+    const after = validatePosition(options.after, 'after') ?? 0n;
+    const maxCount = validatePositiveInteger(options.maxCount, 'maxCount');
+    const eventTypes = validateNameList(options.eventTypes, 'eventTypes', validateEventType);
+    const streamTypes = validateNameList(options.streamTypes, 'streamTypes', (name, field) =>
+      validateStreamId(name, this.limits, field),
+    );
+    return this.readAllValidated(after, maxCount ?? null, eventTypes, streamTypes);
+  }
+
+  private async readAllValidated(after: bigint, maxCount: number | null, eventTypes?: string[], streamTypes?: string[]) {
+    const params: unknown[] = [after, maxCount];
+    if (eventTypes) params.push(eventTypes);
+    if (streamTypes) params.push(streamTypes);
+    const sql = this.statements.readAll({ eventTypes: !!eventTypes, streamTypes: !!streamTypes });
+    return (await this.sql.query<EventRow>(sql, params)).map(toRecordedEvent);
+  }
+
+  /** The position of the last committed event (0 when the store is empty). */
+  async headPosition(): Promise<bigint> {
+    this.assertOpen();
+    const rows = await this.sql.query<{ position: string }>(this.statements.headPosition);
+    return BigInt(rows[0]!.position);
+  }
+
+  /**
+   * Every event after `after`, in global order, then live as they are appended. Stop it with `break`,
+   * an AbortSignal, or by closing the store. Positions delivered are strictly ascending, so the last one
+   * is a complete checkpoint to resume from.
+   */
+  async *subscribe(options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent, void, undefined> {
+    this.assertOpen();
+    let after = validatePosition(options.after, 'after') ?? 0n;
+    const eventTypes = validateNameList(options.eventTypes, 'eventTypes', validateEventType);
+    const streamTypes = validateNameList(options.streamTypes, 'streamTypes', (name, field) =>
+      validateStreamId(name, this.limits, field),
+    );
+    const batchSize = validatePositiveInteger(options.batchSize, 'batchSize') ?? 500;
+    const pollIntervalMs = validatePositiveInteger(options.pollIntervalMs, 'pollIntervalMs') ?? 1000;
+    const filtered = !!eventTypes || !!streamTypes;
+    const stop = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
+    await this.listenForOtherProcesses();
+
+    while (!stop.aborted) {
+      const generation = this.wakeup.generation;
+      // With filters, a read may match nothing; the head read first tells how far we have really looked
+      // (every event at or below it is committed and visible to the read that follows).
+      const head = filtered ? await this.headPosition() : 0n;
+      const events = await this.readAllValidated(after, batchSize, eventTypes, streamTypes);
+      for (const event of events) {
+        if (stop.aborted) return;
+        after = event.globalPosition;
+        yield event;
+      }
+      if (events.length === batchSize) continue;
+      if (head > after) after = head;
+      await this.wakeup.wait(generation, pollIntervalMs, stop);
+    }
+  }
+
+  private listenForOtherProcesses(): Promise<unknown> {
+    this.unlisten ??= this.sql.listen(this.statements.notificationChannel, () => this.wakeup.signal());
+    return this.unlisten;
+  }
+
+  async streamInfo(streamId: string): Promise<StreamInfo | null> {
+    this.assertOpen();
+    validateStreamId(streamId, this.limits);
+    const rows = await this.sql.query<StreamRow>(this.statements.streamInfo, [streamId]);
+    return rows[0] ? toStreamInfo(rows[0]) : null;
+  }
+
+  /** Streams ordered by id, a page at a time: pass the last id of a page as `after` for the next. */
+  async listStreams(options: ListStreamsOptions = {}): Promise<StreamInfo[]> {
+    this.assertOpen();
+    const type = options.type === undefined ? null : validateStreamId(options.type, this.limits, 'type');
+    const after = options.after === undefined ? null : validateStreamId(options.after, this.limits, 'after');
+    const limit = validatePositiveInteger(options.limit, 'limit') ?? 100;
+    const rows = await this.sql.query<StreamRow>(this.statements.listStreams, [
+      type,
+      after,
+      limit,
+      options.includeDeleted === true,
+    ]);
+    return rows.map(toStreamInfo);
+  }
+
+  /**
+   * Soft-deletes a stream: its events stay (for audit and reads), further appends throw
+   * `StreamDeletedError`.
+   */
+  async deleteStream(streamId: string, options: DeleteStreamOptions = {}): Promise<{ streamId: string; version: number }> {
+    this.assertOpen();
+    validateStreamId(streamId, this.limits);
+    const expected = validateExpectedVersion(options.expectedVersion ?? 'any');
+    const rows = await this.sql.query<{ result: AppendOutcomeOfDelete }>(this.statements.deleteStream, [
+      streamId,
+      streamTypeOf(streamId),
+      JSON.stringify(expected),
+    ]);
+    const result = rows[0]!.result;
+    if ('ok' in result) return { streamId, version: Number(result.version) };
+    if (result.error === 'deleted') throw new StreamDeletedError(streamId);
+    throw new ConcurrencyError(streamId, expected, Number(result.actual));
+  }
+
+  /** Waits for appends in flight, ends subscriptions, and releases the connection or data folder. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing.abort();
+      await this.batcher.idle();
+      const unlisten = await this.unlisten?.catch(() => null);
+      await unlisten?.().catch(() => {});
+      await this.parts.onClose();
+    })();
+    return this.closed;
+  }
+
+  get isClosed(): boolean {
+    return this.closed !== null;
+  }
+
+  private assertOpen() {
+    if (this.closed) throw new StoreClosedError();
+  }
+}
+
+type AppendOutcomeOfDelete =
+  { ok: true; version: number | string } | { error: 'deleted' } | { error: 'concurrency'; actual: number | string };

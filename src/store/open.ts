@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { defaultLimits, type StoreLimits } from '../core/validation.js';
+import { lockDataFolder } from './data-folder-lock.js';
+import { createPgliteClient } from './drivers/pglite.js';
+import { createPostgresClient } from './drivers/postgres.js';
+import { EventStore } from './event-store.js';
+import { migrate } from './migrations.js';
+import { validIdentifier, type SqlClient } from './sql-client.js';
+
+export interface OpenEventStoreOptions {
+  /** PostgreSQL server to use (`postgres://...`). Default: the `DATABASE_URL` environment variable. */
+  connectionString?: string;
+  /**
+   * Folder of the embedded store (PGlite), used when there is no connection string. The store locks it:
+   * one process at a time. In memory when neither this nor a connection string is given.
+   */
+  dataDir?: string;
+  /** PostgreSQL schema holding the store's tables. Default `fabula`. */
+  schema?: string;
+  limits?: Partial<StoreLimits>;
+  /** Most server connections (server driver only). Default 10. */
+  maxConnections?: number;
+  /**
+   * An SQL client you manage (advanced; tests share one between stores). The store does not close it.
+   */
+  sql?: SqlClient;
+  /** Start an in-memory PGlite from this data folder image (`dumpDataDir()`); faster than initdb. */
+  loadDataDir?: Blob | File;
+}
+
+/**
+ * Opens an event store: on a PostgreSQL server when a connection string (or `DATABASE_URL`) is given,
+ * otherwise embedded (PGlite) in `dataDir` or in memory. Applies migrations before returning.
+ */
+export async function openEventStore(options: OpenEventStoreOptions = {}): Promise<EventStore> {
+  const schema = validIdentifier(options.schema ?? 'fabula', 'schema');
+  const limits = { ...defaultLimits, ...options.limits };
+  const connectionString = options.connectionString ?? process.env.DATABASE_URL;
+
+  let sql: SqlClient;
+  let release = async () => {};
+  if (options.sql) {
+    sql = options.sql;
+  } else if (connectionString) {
+    sql = await createPostgresClient({ connectionString, maxConnections: options.maxConnections });
+    release = () => sql.close();
+  } else if (options.dataDir) {
+    const dataDir = path.resolve(options.dataDir);
+    const lock = lockDataFolder(dataDir);
+    try {
+      sql = await createPgliteClient({ dataDir: path.join(dataDir, 'pgdata') });
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    release = async () => {
+      try {
+        await sql.close();
+      } finally {
+        lock.release();
+      }
+    };
+  } else {
+    sql = await createPgliteClient({ loadDataDir: options.loadDataDir });
+    release = () => sql.close();
+  }
+
+  try {
+    await migrate(sql, schema);
+  } catch (error) {
+    await release().catch(() => {});
+    throw error;
+  }
+  return new EventStore({ sql, schema, limits, onClose: release });
+}

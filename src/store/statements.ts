@@ -1,0 +1,96 @@
+/**
+ * The store's SQL for reads and the calls into the append/delete functions, for one schema.
+ * Writes happen in the PL/pgSQL functions of migrations.ts; everything here only reads.
+ */
+import type { EventMetadata, RecordedEvent, StreamInfo } from '../core/events.js';
+
+// Positions and versions are selected as text (see sql-client.ts), under their own names; ORDER BY
+// must name the table's columns (e.*), or PostgreSQL would sort by the text output columns.
+const EVENT_COLUMNS = `event_id::text AS id, event_type AS type, data, metadata, schema_version,
+  stream_id, stream_version::text AS stream_version, global_position::text AS global_position, recorded_at`;
+
+export interface EventRow {
+  id: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  schema_version: number;
+  stream_id: string;
+  stream_version: string;
+  global_position: string;
+  recorded_at: Date;
+}
+
+export interface StreamRow {
+  stream_id: string;
+  stream_type: string;
+  version: string;
+  created_at: Date;
+  updated_at: Date;
+  deleted_at: Date | null;
+  metadata: Record<string, unknown>;
+}
+
+export function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    schemaVersion: Number(row.schema_version),
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    globalPosition: BigInt(row.global_position),
+    recordedAt: row.recorded_at,
+  };
+}
+
+export function toStreamInfo(row: StreamRow): StreamInfo {
+  return {
+    streamId: row.stream_id,
+    streamType: row.stream_type,
+    version: Number(row.version),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deleted: row.deleted_at !== null,
+    deletedAt: row.deleted_at,
+    metadata: row.metadata,
+  };
+}
+
+export function statements(schema: string) {
+  const s = `"${schema}"`;
+  return {
+    appendBatch: `SELECT ${s}.append_batch($1::jsonb) AS results`,
+    deleteStream: `SELECT ${s}.delete_stream($1, $2, $3::jsonb) AS result`,
+    headPosition: `SELECT last_position::text AS position FROM ${s}.global_head`,
+    notificationChannel: `${schema}_appended`,
+
+    /** $1 stream, $2 lowest version, $3 highest version, $4 recorded at or before (nullable), $5 limit (nullable). */
+    readStream: (direction: 'ASC' | 'DESC') => `SELECT ${EVENT_COLUMNS} FROM ${s}.events e
+      WHERE e.stream_id = $1 AND e.stream_version BETWEEN $2 AND $3
+        AND ($4::timestamptz IS NULL OR recorded_at <= $4)
+      ORDER BY e.stream_version ${direction} LIMIT $5`,
+
+    /** $1 after position, $2 limit (nullable), then the filters that are present. */
+    readAll: (filters: { eventTypes: boolean; streamTypes: boolean }) => {
+      const where = ['e.global_position > $1'];
+      let n = 3;
+      if (filters.eventTypes) where.push(`event_type = ANY($${n++}::text[])`);
+      if (filters.streamTypes) where.push(`stream_type = ANY($${n++}::text[])`);
+      return `SELECT ${EVENT_COLUMNS} FROM ${s}.events e WHERE ${where.join(' AND ')} ORDER BY e.global_position LIMIT $2`;
+    },
+
+    streamInfo: `SELECT stream_id, stream_type, version::text AS version, created_at, updated_at, deleted_at, metadata
+      FROM ${s}.streams WHERE stream_id = $1`,
+
+    /** $1 type (nullable), $2 after stream id (nullable), $3 limit, $4 include deleted. */
+    listStreams: `SELECT stream_id, stream_type, version::text AS version, created_at, updated_at, deleted_at, metadata
+      FROM ${s}.streams
+      WHERE ($1::text IS NULL OR stream_type = $1) AND ($2::text IS NULL OR stream_id > $2)
+        AND ($4 OR deleted_at IS NULL)
+      ORDER BY stream_id LIMIT $3`,
+  };
+}
+
+export type Statements = ReturnType<typeof statements>;
