@@ -8,12 +8,9 @@ import { migrate } from './migrations.js';
 import { validIdentifier, type SqlClient } from './sql-client.js';
 
 export interface OpenEventStoreOptions {
-  /** PostgreSQL server to use (`postgres://...`). Default: the `DATABASE_URL` environment variable. */
+  /** PostgreSQL server to use (`postgres://...`). */
   connectionString?: string;
-  /**
-   * Folder of the embedded store (PGlite), used when there is no connection string. The store locks it:
-   * one process at a time. In memory when neither this nor a connection string is given.
-   */
+  /** Folder of the embedded store (PGlite). The store locks it: one process at a time. */
   dataDir?: string;
   /** PostgreSQL schema holding the store's tables. Default `fabula`. */
   schema?: string;
@@ -29,13 +26,14 @@ export interface OpenEventStoreOptions {
 }
 
 /**
- * Opens an event store: on a PostgreSQL server when a connection string (or `DATABASE_URL`) is given,
- * otherwise embedded (PGlite) in `dataDir` or in memory. Applies migrations before returning.
+ * Opens an event store and applies migrations. Which database, first match wins:
+ * `sql` (a client you manage) → `connectionString` (a server) → `dataDir` (embedded, in that folder) →
+ * the `DATABASE_URL` environment variable (a server) → embedded in memory.
  */
 export async function openEventStore(options: OpenEventStoreOptions = {}): Promise<EventStore> {
   const schema = validIdentifier(options.schema ?? 'fabula', 'schema');
   const limits = { ...defaultLimits, ...options.limits };
-  const connectionString = options.connectionString ?? process.env.DATABASE_URL;
+  const connectionString = options.connectionString ?? (options.dataDir ? undefined : process.env.DATABASE_URL || undefined);
 
   let sql: SqlClient;
   let release = async () => {};
