@@ -67,7 +67,8 @@ describe.each(drivers)('reads (%s)', (driver) => {
     await store.append('order-1', [{ type: 'OrderShipped', data: {} }]);
     for (let i = 0; i < 10; i++) await store.append('bulk-1', [{ type: 'Bulk', data: { i } }]);
 
-    const positions = async (options: Parameters<EventStore['readAll']>[0]) => (await store.readAll(options)).map((e) => e.globalPosition);
+    const positions = async (options: Parameters<EventStore['readAll']>[0]) =>
+      (await store.readAll(options)).map((e) => e.globalPosition);
     expect(await positions({})).toEqual(Array.from({ length: 15 }, (_, i) => BigInt(i + 1)));
     expect(await positions({ after: 12n })).toEqual([13n, 14n, 15n]);
     expect(await positions({ after: 2n, maxCount: 2 })).toEqual([3n, 4n]);
@@ -80,13 +81,20 @@ describe.each(drivers)('reads (%s)', (driver) => {
 
   it('lists streams by type, page by page', async () => {
     const store = await stores.open();
-    for (const id of ['account-3', 'account-1', 'order-1', 'account-2', 'accounting']) await store.append(id, [{ type: 'E', data: {} }]);
-    const ids = async (options: Parameters<EventStore['listStreams']>[0]) => (await store.listStreams(options)).map((s) => s.streamId);
+    for (const id of ['account-3', 'account-1', 'order-1', 'account-2', 'accounting'])
+      await store.append(id, [{ type: 'E', data: {} }]);
+    const ids = async (options: Parameters<EventStore['listStreams']>[0]) =>
+      (await store.listStreams(options)).map((s) => s.streamId);
     expect(await ids({})).toEqual(['account-1', 'account-2', 'account-3', 'accounting', 'order-1']);
     expect(await ids({ type: 'account' })).toEqual(['account-1', 'account-2', 'account-3']);
     expect(await ids({ type: 'account', limit: 2 })).toEqual(['account-1', 'account-2']);
     expect(await ids({ type: 'account', limit: 2, after: 'account-2' })).toEqual(['account-3']);
-    expect(await store.streamInfo('account-2')).toMatchObject({ streamId: 'account-2', streamType: 'account', version: 1, deleted: false });
+    expect(await store.streamInfo('account-2')).toMatchObject({
+      streamId: 'account-2',
+      streamType: 'account',
+      version: 1,
+      deleted: false,
+    });
     expect(await store.streamInfo('account-9')).toBeNull();
   });
 

@@ -69,7 +69,9 @@ describe.each(drivers)('validation (%s)', (driver) => {
 
   it('applies a configured event size limit', async () => {
     const small = await stores.open({ limits: { maxEventBytes: 100, maxStreamIdLength: 10 } });
-    await expect(small.append('s-1', [{ type: 'E', data: { s: 'x'.repeat(100) } }])).rejects.toMatchObject({ field: 'events[0]' });
+    await expect(small.append('s-1', [{ type: 'E', data: { s: 'x'.repeat(100) } }])).rejects.toMatchObject({
+      field: 'events[0]',
+    });
     await expect(small.append('s-123456789', [{ type: 'E', data: {} }])).rejects.toMatchObject({ field: 'streamId' });
     await expect(small.append('s-1', [{ type: 'E', data: { s: 'x'.repeat(50) } }])).resolves.toBeDefined();
   });
