@@ -1,3 +1,5 @@
+import { ValidationError } from '../core/errors.js';
+
 /**
  * The one seam between Fabula's SQL and a PostgreSQL connection. The store's SQL is written once against
  * this interface; `drivers/` implements it for PGlite (embedded) and node-postgres (a server).
@@ -34,10 +36,11 @@ export function toDriverParams(params: readonly unknown[] | undefined): unknown[
 
 /** A PostgreSQL identifier we are about to interpolate into SQL (schemas, tables). */
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,47}$/; // 48 at most: channel names add a suffix within 63
-export function validIdentifier(name: string, what: string): string {
-  if (!IDENTIFIER.test(name)) {
-    throw new Error(
-      `${what} "${name}" is not a valid identifier: use lower-case letters, digits and '_', starting with a letter or '_' (at most 48 characters)`,
+export function validIdentifier(name: unknown, field: string): string {
+  if (typeof name !== 'string' || !IDENTIFIER.test(name)) {
+    throw new ValidationError(
+      field,
+      `${JSON.stringify(name)} is not a valid identifier: use lower-case letters, digits and '_', starting with a letter or '_' (at most 48 characters)`,
     );
   }
   return name;
