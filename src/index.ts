@@ -10,3 +10,4 @@ export { openEventStore, type OpenEventStoreOptions } from './store/open.js';
 export type { SqlClient, SqlExecutor } from './store/sql-client.js';
 export { createPgliteClient } from './store/drivers/pglite.js';
 export { createPostgresClient } from './store/drivers/postgres.js';
+export type { InlineHandler } from './store/append-batcher.js';

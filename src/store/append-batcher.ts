@@ -7,9 +7,9 @@
  * and one round trip, as the next batch. Each append keeps its own checks and result: one append's
  * conflict does not fail the others.
  */
-import type { ExpectedVersion } from '../core/events.js';
+import type { ExpectedVersion, RecordedEvent } from '../core/events.js';
 import type { PreparedEvent } from '../core/validation.js';
-import type { SqlClient } from './sql-client.js';
+import type { SqlClient, SqlExecutor } from './sql-client.js';
 
 export interface AppendRequest {
   streamId: string;
@@ -20,8 +20,14 @@ export interface AppendRequest {
   bytes: number;
 }
 
+/**
+ * Runs inside the append's transaction, after the events are written and before commit: what inline
+ * projections build on. Throwing rolls the append back.
+ */
+export type InlineHandler = (events: RecordedEvent[], tx: SqlExecutor) => Promise<void>;
+
 export type AppendOutcome =
-  | { ok: true; nextExpectedVersion: number; firstPosition: string; lastPosition: string; replayed?: boolean }
+  | { ok: true; nextExpectedVersion: number; firstPosition: string; lastPosition: string; recordedAt: string; replayed?: boolean }
   | { error: 'concurrency'; actual: number }
   | { error: 'idempotency'; eventId: string; reason: string }
   | { error: 'deleted' };
@@ -43,6 +49,7 @@ export class AppendBatcher {
     private readonly sql: SqlClient,
     private readonly appendBatchSql: string,
     private readonly onAppended: () => void,
+    private readonly inlineHandlers: readonly InlineHandler[],
   ) {}
 
   submit(request: AppendRequest): Promise<AppendOutcome> {
@@ -106,9 +113,44 @@ export class AppendBatcher {
     const payload = JSON.stringify(
       requests.map((r) => ({ streamId: r.streamId, streamType: r.streamType, expected: r.expected, events: r.events })),
     );
-    const rows = await this.sql.query<{ results: AppendOutcome[] }>(this.appendBatchSql, [payload]);
-    const outcomes = rows[0]!.results;
+    // Without inline handlers an append is one autocommit statement: one round trip.
+    const outcomes =
+      this.inlineHandlers.length === 0
+        ? await this.appendBatch(this.sql, payload)
+        : await this.sql.transaction(async (tx) => {
+            const results = await this.appendBatch(tx, payload);
+            const recorded = recordedEvents(requests, results);
+            if (recorded.length > 0) for (const handler of this.inlineHandlers) await handler(recorded, tx);
+            return results;
+          });
     if (outcomes.some((o) => 'ok' in o && !o.replayed)) this.onAppended();
     return outcomes;
   }
+
+  private async appendBatch(sql: SqlExecutor, payload: string): Promise<AppendOutcome[]> {
+    const rows = await sql.query<{ results: AppendOutcome[] }>(this.appendBatchSql, [payload]);
+    return rows[0]!.results;
+  }
+}
+
+/** The events just written, as readers will see them, built from the requests and the positions given. */
+function recordedEvents(requests: AppendRequest[], outcomes: AppendOutcome[]): RecordedEvent[] {
+  return requests.flatMap((request, i) => {
+    const outcome = outcomes[i]!;
+    if (!('ok' in outcome) || outcome.replayed) return [];
+    const firstPosition = BigInt(outcome.firstPosition);
+    const firstVersion = Number(outcome.nextExpectedVersion) - request.events.length + 1;
+    const recordedAt = new Date(outcome.recordedAt);
+    return request.events.map((event, k) => ({
+      id: event.id,
+      type: event.type,
+      data: event.data,
+      metadata: event.metadata,
+      schemaVersion: event.schemaVersion,
+      streamId: request.streamId,
+      streamVersion: firstVersion + k,
+      globalPosition: firstPosition + BigInt(k),
+      recordedAt,
+    }));
+  });
 }

@@ -23,7 +23,7 @@ import {
   validateStreamId,
   type StoreLimits,
 } from '../core/validation.js';
-import { AppendBatcher, type AppendOutcome } from './append-batcher.js';
+import { AppendBatcher, type AppendOutcome, type InlineHandler } from './append-batcher.js';
 import type { SqlClient } from './sql-client.js';
 import { statements, toRecordedEvent, toStreamInfo, type EventRow, type Statements, type StreamRow } from './statements.js';
 import { Wakeup } from './wakeup.js';
@@ -32,6 +32,8 @@ const MAX_VERSION = Number.MAX_SAFE_INTEGER;
 
 export interface EventStoreParts {
   sql: SqlClient;
+  /** Run in each append's transaction (inline projections). */
+  inlineHandlers?: readonly InlineHandler[];
   schema: string;
   limits: StoreLimits;
   /** Called by close() after the store has stopped using `sql` (closes what the store owns). */
@@ -47,7 +49,8 @@ export class EventStore {
   readonly limits: StoreLimits;
   /** Which driver is underneath: the embedded PGlite or a PostgreSQL server. */
   readonly driver: 'pglite' | 'postgres';
-  private readonly sql: SqlClient;
+  /** The store's SQL client (advanced: projections and tools share the store's database through it). */
+  readonly sql: SqlClient;
   private readonly statements: Statements;
   private readonly batcher: AppendBatcher;
   private readonly wakeup = new Wakeup();
@@ -61,7 +64,12 @@ export class EventStore {
     this.limits = parts.limits;
     this.driver = parts.sql.kind;
     this.statements = statements(parts.schema);
-    this.batcher = new AppendBatcher(this.sql, this.statements.appendBatch, () => this.wakeup.signal());
+    this.batcher = new AppendBatcher(
+      this.sql,
+      this.statements.appendBatch,
+      () => this.wakeup.signal(),
+      parts.inlineHandlers ?? [],
+    );
   }
 
   /**

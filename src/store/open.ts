@@ -4,6 +4,7 @@ import { lockDataFolder } from './data-folder-lock.js';
 import { createPgliteClient } from './drivers/pglite.js';
 import { createPostgresClient } from './drivers/postgres.js';
 import { EventStore } from './event-store.js';
+import type { InlineHandler } from './append-batcher.js';
 import { migrate } from './migrations.js';
 import { validIdentifier, type SqlClient } from './sql-client.js';
 
@@ -21,6 +22,11 @@ export interface OpenEventStoreOptions {
    * An SQL client you manage (advanced; tests share one between stores). The store does not close it.
    */
   sql?: SqlClient;
+  /**
+   * Handlers run inside every append's transaction, after its events are written (inline projections
+   * use this). A handler that throws rolls the append back and the append rejects with its error.
+   */
+  inlineHandlers?: readonly InlineHandler[];
   /** Start an in-memory PGlite from this data folder image (`dumpDataDir()`); faster than initdb. */
   loadDataDir?: Blob | File;
 }
@@ -69,5 +75,5 @@ export async function openEventStore(options: OpenEventStoreOptions = {}): Promi
     await release().catch(() => {});
     throw error;
   }
-  return new EventStore({ sql, schema, limits, onClose: release });
+  return new EventStore({ sql, schema, limits, onClose: release, inlineHandlers: options.inlineHandlers });
 }

@@ -238,3 +238,43 @@ async function seedTwo(store: EventStore) {
     { type: 'E', data: 2 },
   ]);
 }
+
+describe.each(drivers)('inline handlers (%s)', (driver) => {
+  const stores = storeFactory(driver);
+
+  it('run in the append transaction with the recorded events; a throwing handler rolls the append back', async () => {
+    const seen: Array<{ id: string; streamVersion: number; globalPosition: bigint; recordedAt: Date }> = [];
+    const schema = `inline_${Math.random().toString(36).slice(2, 10)}`;
+    const store = await stores.open({
+      schema,
+      inlineHandlers: [
+        async (events, tx) => {
+          for (const event of events) {
+            if (event.type === 'Refused') throw new Error(`handler refused event ${event.streamVersion}`);
+            await tx.query(`INSERT INTO "${schema}".inline_log (event_id, position) VALUES ($1, $2)`, [event.id, event.globalPosition]);
+            seen.push(event);
+          }
+        },
+      ],
+    });
+    await (await stores.sql()).exec(`CREATE TABLE "${schema}".inline_log (event_id uuid PRIMARY KEY, position bigint NOT NULL)`);
+
+    const results = await Promise.allSettled([
+      store.append('s-1', [{ type: 'E', data: 1 }, { type: 'E', data: 2 }]),
+      store.append('s-2', [{ type: 'E', data: 3 }, { type: 'Refused', data: 4 }]),
+      store.append('s-3', [{ type: 'E', data: 5 }]),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason.message).toBe('handler refused event 2');
+
+    const stored = await store.readAll();
+    expect(stored.map((e) => e.data)).toEqual([1, 2, 5]);
+    const log = await (await stores.sql()).query<{ event_id: string; position: string }>(
+      `SELECT event_id::text, position::text FROM "${schema}".inline_log ORDER BY position`,
+    );
+    expect(log.map((r) => [r.event_id, BigInt(r.position)])).toEqual(stored.map((e) => [e.id, e.globalPosition]));
+    // What the handler saw is exactly what readers see.
+    const committed = seen.filter((e) => stored.some((s) => s.id === e.id));
+    expect(committed).toEqual(stored);
+  });
+});
