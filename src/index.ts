@@ -11,3 +11,4 @@ export type { SqlClient, SqlExecutor } from './store/sql-client.js';
 export { createPgliteClient } from './store/drivers/pglite.js';
 export { createPostgresClient } from './store/drivers/postgres.js';
 export type { InlineHandler } from './store/append-batcher.js';
+export * from './projections/index.js';

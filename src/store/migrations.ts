@@ -4,6 +4,7 @@
  * `schema/`; everything lives in one PostgreSQL schema (default `fabula`).
  */
 import { eventLog } from './schema/001-event-log.js';
+import { snapshots } from './schema/002-snapshots.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface Migration {
@@ -13,7 +14,7 @@ export interface Migration {
   sql: (schema: string) => string;
 }
 
-const migrations: Migration[] = [eventLog];
+const migrations: Migration[] = [eventLog, snapshots];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
 

@@ -1,0 +1,2 @@
+/** Projections: read models built from the event log (inline, async daemon, live). */
+export {};
