@@ -180,7 +180,8 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     UNIQUE (stream_id, stream_version)
   )`);
 
-  const count = async (table: string) => Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
+  const count = async (table: string) =>
+    Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n);
 
   const results: MeasuredResult[] = [];
   for (const { concurrency, batch } of CONFIGURATIONS) {
@@ -210,11 +211,14 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       const fabulaAppend: AppendOnce = async (streamId, version, events) => {
         const result = await store.append(streamId, events satisfies NewEvent[], { expectedVersion: version });
         if (result.nextExpectedVersion !== version + events.length) {
-          throw new Error(`${streamId}: expected version ${version + events.length} after the append, got ${result.nextExpectedVersion}`);
+          throw new Error(
+            `${streamId}: expected version ${version + events.length} after the append, got ${result.nextExpectedVersion}`,
+          );
         }
       };
 
-      const side = (label: 'raw' | 'fabula', appendOnce: AppendOnce, table: string, clean: () => Promise<void>) =>
+      const side =
+        (label: 'raw' | 'fabula', appendOnce: AppendOnce, table: string, clean: () => Promise<void>) =>
         async (round: number): Promise<RoundFigures> => {
           await clean();
           const outcome = await runRound(appendOnce, {
@@ -226,7 +230,9 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
           });
           const rows = await count(table);
           if (rows !== outcome.totalAppends * batch) {
-            throw new Error(`${name} ${label} round ${round}: ${rows} rows in ${table}, expected ${outcome.totalAppends * batch}`);
+            throw new Error(
+              `${name} ${label} round ${round}: ${rows} rows in ${table}, expected ${outcome.totalAppends * batch}`,
+            );
           }
           return outcome.figures;
         };
@@ -265,12 +271,10 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
         );
       }
     } finally {
-      toClose.delete(closeStore);
-      toClose.delete(closePool);
-      await store.close();
-      await pool.end();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      schemasToDrop.delete(schema);
+      // Unless an interruption's clean-up got here first.
+      if (toClose.delete(closeStore)) await store.close();
+      if (toClose.delete(closePool)) await pool.end();
+      if (schemasToDrop.delete(schema)) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     }
   }
 

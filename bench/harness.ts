@@ -146,7 +146,7 @@ export async function probePostgres(databaseUrl: string): Promise<{ version: str
     // "15.20 (Debian 15.20-0+deb12u1)" -> "15.20"
     return { version: rows[0]!.server_version.split(/\s+/)[0]! };
   } catch (error) {
-    const reason = error instanceof Error ? (error.message || (error as NodeJS.ErrnoException).code || error.name) : String(error);
+    const reason = error instanceof Error ? error.message || (error as NodeJS.ErrnoException).code || error.name : String(error);
     return { error: `no PostgreSQL server answered at ${redact(databaseUrl)} (${reason}); set DATABASE_URL` };
   } finally {
     await client.end().catch(() => {});
@@ -257,7 +257,13 @@ export function compare(args: {
 }
 
 /** An absolute result without a baseline (e.g. a latency bound such as "p99 < 100 ms"). */
-export function absolute(args: { name: string; metric: string; samples: number[]; target: string; met: (value: number) => boolean }): MeasuredResult {
+export function absolute(args: {
+  name: string;
+  metric: string;
+  samples: number[];
+  target: string;
+  met: (value: number) => boolean;
+}): MeasuredResult {
   const value = median(args.samples);
   return {
     name: args.name,
@@ -331,7 +337,10 @@ export function formatTable(report: BenchReport | SkippedReport): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const numeric = new Set([2, 3, 4]);
   const line = (cells: string[]) =>
-    cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const baselines = [...new Set(report.results.map((r) => r.baseline).filter((b): b is string => !!b))];
   return [
     `benchmark: ${report.benchmark}`,

@@ -57,13 +57,17 @@ export function validateExpectedVersion(value: unknown, field = 'expectedVersion
   );
 }
 
-/** A validated event, ready to be written: id assigned, JSON already serialised once. */
+/** A validated event, ready to be written: id assigned, JSON serialised once. */
 export interface PreparedEvent {
   id: string;
+  /** Whether the caller gave the id (and it may be a retry), or the store generated it. */
+  callerId: boolean;
   type: string;
   schemaVersion: number;
   data: unknown;
   metadata: EventMetadata;
+  dataJson: string;
+  metadataJson: string;
 }
 
 export function prepareEvents(events: unknown, limits: StoreLimits): PreparedEvent[] {
@@ -99,11 +103,14 @@ export function prepareEvents(events: unknown, limits: StoreLimits): PreparedEve
         throw new ValidationError(`${at}.metadata.${key}`, `must be a string, got ${describe(value)}`);
       }
     }
-    const bytes = Buffer.byteLength(JSON.stringify(e.data)) + Buffer.byteLength(JSON.stringify(metadata));
+    const dataJson = JSON.stringify(e.data);
+    const metadataJson = JSON.stringify(metadata);
+    const bytes = Buffer.byteLength(dataJson) + Buffer.byteLength(metadataJson);
     if (bytes > limits.maxEventBytes) {
       throw new ValidationError(at, `is ${bytes} bytes of JSON; the limit is ${limits.maxEventBytes} bytes (maxEventBytes)`);
     }
-    return { id, type, schemaVersion, data: e.data, metadata: metadata as EventMetadata };
+    const callerId = e.id !== undefined && e.id !== null;
+    return { id, callerId, type, schemaVersion, data: e.data, metadata: metadata as EventMetadata, dataJson, metadataJson };
   });
 }
 

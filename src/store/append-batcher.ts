@@ -110,9 +110,7 @@ export class AppendBatcher {
   }
 
   private async write(requests: AppendRequest[]): Promise<AppendOutcome[]> {
-    const payload = JSON.stringify(
-      requests.map((r) => ({ streamId: r.streamId, streamType: r.streamType, expected: r.expected, events: r.events })),
-    );
+    const payload = batchJson(requests);
     // Without inline handlers an append is one autocommit statement: one round trip.
     const outcomes =
       this.inlineHandlers.length === 0
@@ -131,6 +129,19 @@ export class AppendBatcher {
     const rows = await sql.query<{ results: AppendOutcome[] }>(this.appendBatchSql, [payload]);
     return rows[0]!.results;
   }
+}
+
+/** The batch as append_batch's JSON argument, built from each event's JSON serialised once in validation. */
+function batchJson(requests: AppendRequest[]): string {
+  const appends = requests.map((r) => {
+    const events = r.events.map(
+      (e) =>
+        `{"id":"${e.id}","type":${JSON.stringify(e.type)},"schemaVersion":${e.schemaVersion},"data":${e.dataJson},"metadata":${e.metadataJson}}`,
+    );
+    const callerIds = r.events.some((e) => e.callerId);
+    return `{"streamId":${JSON.stringify(r.streamId)},"streamType":${JSON.stringify(r.streamType)},"expected":${JSON.stringify(r.expected)},"callerIds":${callerIds},"events":[${events.join(',')}]}`;
+  });
+  return `[${appends.join(',')}]`;
 }
 
 /** The events just written, as readers will see them, built from the requests and the positions given. */

@@ -61,6 +61,7 @@ DECLARE
   is_deleted    boolean;
   stream_found  boolean;
   prior         record;
+  ids           uuid[];
   appended_any  boolean := false;
 BEGIN
   -- The serialisation point: held until commit, so positions are handed out in commit order.
@@ -74,37 +75,42 @@ BEGIN
     expected := request->'expected';
     event_count := jsonb_array_length(request->'events');
 
-    -- Idempotency: were any of these event ids written before?
-    SELECT count(ev.event_id) AS found,
-           bool_and(ev.stream_id = sid) AS same_stream,
-           bool_and(ev.event_type = r.e->>'type' AND ev.data = r.e->'data') AS same_content,
-           count(DISTINCT ev.stream_version - r.i) AS offsets,
-           max(ev.stream_version) AS last_version,
-           min(ev.global_position) AS first_position,
-           max(ev.global_position) AS last_position,
-           (array_agg(ev.event_id::text ORDER BY r.i))[1] AS some_id,
-           (array_agg(ev.stream_id ORDER BY r.i))[1] AS some_stream
-      INTO prior
-      FROM jsonb_array_elements(request->'events') WITH ORDINALITY AS r(e, i)
-      JOIN "${s}".events ev ON ev.event_id = (r.e->>'id')::uuid;
+    -- Idempotency: were any of these event ids written before? Ids the store generated itself
+    -- (callerIds false) are fresh random UUIDs that cannot have been: no lookup for them.
+    IF (request->>'callerIds')::boolean THEN
+      SELECT array_agg((x.e->>'id')::uuid) INTO ids FROM jsonb_array_elements(request->'events') AS x(e);
+      IF EXISTS (SELECT 1 FROM "${s}".events WHERE event_id = ANY(ids)) THEN
+        SELECT count(ev.event_id) AS found,
+               bool_and(ev.stream_id = sid) AS same_stream,
+               bool_and(ev.event_type = r.e->>'type' AND ev.data = r.e->'data') AS same_content,
+               count(DISTINCT ev.stream_version - r.i) AS offsets,
+               max(ev.stream_version) AS last_version,
+               min(ev.global_position) AS first_position,
+               max(ev.global_position) AS last_position,
+               (array_agg(ev.event_id::text ORDER BY r.i))[1] AS some_id,
+               (array_agg(ev.stream_id ORDER BY r.i))[1] AS some_stream
+          INTO prior
+          FROM jsonb_array_elements(request->'events') WITH ORDINALITY AS r(e, i)
+          -- "= ANY(ids)" lets the planner use the event_id index whatever it guesses about the array.
+          JOIN "${s}".events ev ON ev.event_id = (r.e->>'id')::uuid AND ev.event_id = ANY(ids);
 
-    IF prior.found > 0 THEN
-      IF NOT prior.same_stream THEN
-        results := results || jsonb_build_object('error', 'idempotency', 'eventId', prior.some_id,
-          'reason', format('this id was already used in stream %s', to_jsonb(prior.some_stream)));
-      ELSIF prior.found < event_count OR prior.offsets <> 1 THEN
-        results := results || jsonb_build_object('error', 'idempotency', 'eventId', prior.some_id,
-          'reason', 'this append repeats some event ids of an earlier append but not the same events in the same order');
-      ELSIF NOT prior.same_content THEN
-        results := results || jsonb_build_object('error', 'idempotency', 'eventId', prior.some_id,
-          'reason', 'this id was already used for an event with a different type or data');
-      ELSE
-        -- A retry of an append that succeeded: answer as the first time, write nothing.
-        results := results || jsonb_build_object('ok', true, 'replayed', true,
-          'nextExpectedVersion', prior.last_version,
-          'firstPosition', prior.first_position::text, 'lastPosition', prior.last_position::text);
+        IF NOT prior.same_stream THEN
+          results := results || jsonb_build_object('error', 'idempotency', 'eventId', prior.some_id,
+            'reason', format('this id was already used in stream %s', to_jsonb(prior.some_stream)));
+        ELSIF prior.found < event_count OR prior.offsets <> 1 THEN
+          results := results || jsonb_build_object('error', 'idempotency', 'eventId', prior.some_id,
+            'reason', 'this append repeats some event ids of an earlier append but not the same events in the same order');
+        ELSIF NOT prior.same_content THEN
+          results := results || jsonb_build_object('error', 'idempotency', 'eventId', prior.some_id,
+            'reason', 'this id was already used for an event with a different type or data');
+        ELSE
+          -- A retry of an append that succeeded: answer as the first time, write nothing.
+          results := results || jsonb_build_object('ok', true, 'replayed', true,
+            'nextExpectedVersion', prior.last_version,
+            'firstPosition', prior.first_position::text, 'lastPosition', prior.last_position::text);
+        END IF;
+        CONTINUE;
       END IF;
-      CONTINUE;
     END IF;
 
     SELECT version, deleted_at IS NOT NULL INTO current_version, is_deleted
