@@ -1,7 +1,7 @@
 /**
  * Group commit for appends made through one store.
  *
- * Appends to the whole store are serialised at the `global_head` row (see docs/global-order.md), so
+ * Appends to the whole store are serialised by the append lock (see docs/global-order.md), so
  * several transactions in flight from one process would only queue behind each other. Instead, appends
  * that arrive while one batch is being written are collected and written together, in one transaction
  * and one round trip, as the next batch. Each append keeps its own checks and result: one append's
@@ -18,6 +18,8 @@ export interface AppendRequest {
   events: PreparedEvent[];
   /** JSON size, to keep batches to a sensible size. */
   bytes: number;
+  /** Set when re-sent after an unknown outcome: look its ids up even if the store generated them. */
+  mayBeRetry?: boolean;
 }
 
 /**
@@ -43,13 +45,19 @@ const MAX_BYTES_PER_BATCH = 8 * 1024 * 1024;
 
 export class AppendBatcher {
   private readonly queue: Pending[] = [];
-  private draining: Promise<void> | null = null;
+  private readonly writers = new Set<Promise<void>>();
 
+  /**
+   * @param maxWritersInFlight batches written at once. They queue at the append lock in the
+   *   database, but a second one in flight hides the round trip and this process's own work behind the
+   *   first one's commit. PGlite is one connection: 1.
+   */
   constructor(
     private readonly sql: SqlClient,
     private readonly appendBatchSql: string,
     private readonly onAppended: () => void,
     private readonly inlineHandlers: readonly InlineHandler[],
+    private readonly maxWritersInFlight: number,
   ) {}
 
   submit(request: AppendRequest): Promise<AppendOutcome> {
@@ -61,19 +69,22 @@ export class AppendBatcher {
 
   /** Resolves once every append submitted so far has been answered. */
   async idle(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.writers.size > 0) await Promise.all(this.writers);
   }
 
   private kick() {
-    if (this.draining) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = null;
-      // An append may have arrived after the loop saw an empty queue.
-      if (this.queue.length > 0) this.kick();
-    });
+    while (this.writers.size < this.maxWritersInFlight && this.queue.length > this.writers.size - 1) {
+      const writer: Promise<void> = this.writeQueued().finally(() => {
+        this.writers.delete(writer);
+        // An append may have arrived after the loop saw an empty queue.
+        if (this.queue.length > 0) this.kick();
+      });
+      this.writers.add(writer);
+      if (this.queue.length === 0) break;
+    }
   }
 
-  private async drain() {
+  private async writeQueued() {
     while (this.queue.length > 0) {
       const batch = this.takeBatch();
       try {
@@ -85,11 +96,11 @@ export class AppendBatcher {
           continue;
         }
         // Something failed the whole transaction. Write each append alone so that only the culprit
-        // fails. Appends carry their event ids, so if the batch did commit before the connection was
-        // lost, these retries are answered idempotently.
+        // fails. If the batch did commit before its connection was lost, these retries must be answered
+        // idempotently, so their ids are looked up even where the store generated them.
         for (const p of batch) {
           try {
-            p.resolve((await this.write([p.request]))[0]!);
+            p.resolve((await this.write([{ ...p.request, mayBeRetry: true }]))[0]!);
           } catch (single) {
             p.reject(single);
           }
@@ -138,7 +149,7 @@ function batchJson(requests: AppendRequest[]): string {
       (e) =>
         `{"id":"${e.id}","type":${JSON.stringify(e.type)},"schemaVersion":${e.schemaVersion},"data":${e.dataJson},"metadata":${e.metadataJson}}`,
     );
-    const callerIds = r.events.some((e) => e.callerId);
+    const callerIds = r.mayBeRetry === true || r.events.some((e) => e.callerId);
     return `{"streamId":${JSON.stringify(r.streamId)},"streamType":${JSON.stringify(r.streamType)},"expected":${JSON.stringify(r.expected)},"callerIds":${callerIds},"events":[${events.join(',')}]}`;
   });
   return `[${appends.join(',')}]`;

@@ -24,16 +24,23 @@ import {
   type StoreLimits,
 } from '../core/validation.js';
 import { AppendBatcher, type AppendOutcome, type InlineHandler } from './append-batcher.js';
-import type { SqlClient } from './sql-client.js';
+import type { SqlClient, SqlExecutor } from './sql-client.js';
 import { statements, toRecordedEvent, toStreamInfo, type EventRow, type Statements, type StreamRow } from './statements.js';
 import { Wakeup } from './wakeup.js';
 
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+const APPEND_WRITERS_IN_FLIGHT = Number(process.env.FABULA_APPEND_WRITERS ?? 2);
+
+/**
+ * An inline handler as the store calls it: with the store it runs for as a third argument, so that a
+ * handler made before the store was opened (inline projections) knows the store's schema.
+ */
+export type StoreInlineHandler = (events: RecordedEvent[], tx: SqlExecutor, store: { schema: string }) => Promise<void>;
 
 export interface EventStoreParts {
   sql: SqlClient;
   /** Run in each append's transaction (inline projections). */
-  inlineHandlers?: readonly InlineHandler[];
+  inlineHandlers?: readonly StoreInlineHandler[];
   schema: string;
   limits: StoreLimits;
   /** Called by close() after the store has stopped using `sql` (closes what the store owns). */
@@ -51,6 +58,8 @@ export class EventStore {
   readonly driver: 'pglite' | 'postgres';
   /** The store's SQL client (advanced: projections and tools share the store's database through it). */
   readonly sql: SqlClient;
+  /** The handlers every append runs in its transaction (so projections can check theirs is there). */
+  readonly inlineHandlers: readonly StoreInlineHandler[];
   private readonly statements: Statements;
   private readonly batcher: AppendBatcher;
   private readonly wakeup = new Wakeup();
@@ -63,12 +72,18 @@ export class EventStore {
     this.schema = parts.schema;
     this.limits = parts.limits;
     this.driver = parts.sql.kind;
+    this.inlineHandlers = parts.inlineHandlers ?? [];
     this.statements = statements(parts.schema);
     this.batcher = new AppendBatcher(
       this.sql,
       this.statements.appendBatch,
       () => this.wakeup.signal(),
-      parts.inlineHandlers ?? [],
+      this.inlineHandlers.map(
+        (handler): InlineHandler =>
+          (events, tx) =>
+            handler(events, tx, { schema: parts.schema }),
+      ),
+      parts.sql.kind === 'pglite' ? 1 : APPEND_WRITERS_IN_FLIGHT,
     );
   }
 

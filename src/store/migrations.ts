@@ -5,6 +5,7 @@
  */
 import { eventLog } from './schema/001-event-log.js';
 import { snapshots } from './schema/002-snapshots.js';
+import { projections } from './schema/003-projections.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface Migration {
@@ -14,7 +15,7 @@ export interface Migration {
   sql: (schema: string) => string;
 }
 
-const migrations: Migration[] = [eventLog, snapshots];
+const migrations: Migration[] = [eventLog, snapshots, projections];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
 

@@ -3,8 +3,7 @@ import { defaultLimits, type StoreLimits } from '../core/validation.js';
 import { lockDataFolder } from './data-folder-lock.js';
 import { createPgliteClient } from './drivers/pglite.js';
 import { createPostgresClient } from './drivers/postgres.js';
-import { EventStore } from './event-store.js';
-import type { InlineHandler } from './append-batcher.js';
+import { EventStore, type StoreInlineHandler } from './event-store.js';
 import { migrate } from './migrations.js';
 import { validIdentifier, type SqlClient } from './sql-client.js';
 
@@ -26,7 +25,7 @@ export interface OpenEventStoreOptions {
    * Handlers run inside every append's transaction, after its events are written (inline projections
    * use this). A handler that throws rolls the append back and the append rejects with its error.
    */
-  inlineHandlers?: readonly InlineHandler[];
+  inlineHandlers?: readonly StoreInlineHandler[];
   /** Start an in-memory PGlite from this data folder image (`dumpDataDir()`); faster than initdb. */
   loadDataDir?: Blob | File;
 }

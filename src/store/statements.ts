@@ -63,7 +63,7 @@ export function statements(schema: string) {
   return {
     appendBatch: `SELECT ${s}.append_batch($1::jsonb) AS results`,
     deleteStream: `SELECT ${s}.delete_stream($1, $2, $3::jsonb) AS result`,
-    headPosition: `SELECT last_position::text AS position FROM ${s}.global_head`,
+    headPosition: `SELECT coalesce(max(global_position), 0)::text AS position FROM ${s}.events`,
     notificationChannel: `${schema}_appended`,
 
     /** $1 stream, $2 lowest version, $3 highest version, $4 recorded at or before (nullable), $5 limit (nullable). */

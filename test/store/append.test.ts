@@ -251,7 +251,10 @@ describe.each(drivers)('inline handlers (%s)', (driver) => {
         async (events, tx) => {
           for (const event of events) {
             if (event.type === 'Refused') throw new Error(`handler refused event ${event.streamVersion}`);
-            await tx.query(`INSERT INTO "${schema}".inline_log (event_id, position) VALUES ($1, $2)`, [event.id, event.globalPosition]);
+            await tx.query(`INSERT INTO "${schema}".inline_log (event_id, position) VALUES ($1, $2)`, [
+              event.id,
+              event.globalPosition,
+            ]);
             seen.push(event);
           }
         },
@@ -260,8 +263,14 @@ describe.each(drivers)('inline handlers (%s)', (driver) => {
     await (await stores.sql()).exec(`CREATE TABLE "${schema}".inline_log (event_id uuid PRIMARY KEY, position bigint NOT NULL)`);
 
     const results = await Promise.allSettled([
-      store.append('s-1', [{ type: 'E', data: 1 }, { type: 'E', data: 2 }]),
-      store.append('s-2', [{ type: 'E', data: 3 }, { type: 'Refused', data: 4 }]),
+      store.append('s-1', [
+        { type: 'E', data: 1 },
+        { type: 'E', data: 2 },
+      ]),
+      store.append('s-2', [
+        { type: 'E', data: 3 },
+        { type: 'Refused', data: 4 },
+      ]),
       store.append('s-3', [{ type: 'E', data: 5 }]),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
@@ -269,7 +278,9 @@ describe.each(drivers)('inline handlers (%s)', (driver) => {
 
     const stored = await store.readAll();
     expect(stored.map((e) => e.data)).toEqual([1, 2, 5]);
-    const log = await (await stores.sql()).query<{ event_id: string; position: string }>(
+    const log = await (
+      await stores.sql()
+    ).query<{ event_id: string; position: string }>(
       `SELECT event_id::text, position::text FROM "${schema}".inline_log ORDER BY position`,
     );
     expect(log.map((r) => [r.event_id, BigInt(r.position)])).toEqual(stored.map((e) => [e.id, e.globalPosition]));

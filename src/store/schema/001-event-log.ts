@@ -1,13 +1,13 @@
 import type { Migration } from '../migrations.js';
 
 /**
- * Streams, events and the global head, with the two functions that write them. See
- * docs/global-order.md for why `append_batch` locks the `global_head` row until commit: that lock is what
- * makes one global position a complete checkpoint.
+ * Streams and events, with the two functions that write them. See docs/global-order.md for why
+ * `append_batch` holds the store's append lock (a transaction-level advisory lock) until commit: that
+ * lock is what makes one global position a complete checkpoint.
  */
 export const eventLog: Migration = {
   version: 1,
-  name: 'streams, events and the global head',
+  name: 'streams and events',
   sql: (s) => `
 CREATE TABLE "${s}".streams (
   stream_id   text PRIMARY KEY,
@@ -35,15 +35,6 @@ CREATE TABLE "${s}".events (
 );
 CREATE INDEX events_by_type ON "${s}".events (event_type, global_position);
 
--- One row: the last global position handed out and the time it was recorded.
--- Appenders lock it until they commit (see docs/global-order.md).
-CREATE TABLE "${s}".global_head (
-  singleton        boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  last_position    bigint NOT NULL,
-  last_recorded_at timestamptz NOT NULL
-);
-INSERT INTO "${s}".global_head VALUES (true, 0, '-infinity');
-
 -- Appends a batch of independent appends in one transaction, in order. Returns one result per append:
 -- {"ok": true, ...} or {"error": "concurrency" | "idempotency" | "deleted", ...}. A failed append writes
 -- nothing and does not affect the others. Checks run before any write, so no subtransactions are needed.
@@ -65,7 +56,10 @@ DECLARE
   appended_any  boolean := false;
 BEGIN
   -- The serialisation point: held until commit, so positions are handed out in commit order.
-  SELECT last_position, last_recorded_at INTO head_position, head_at FROM "${s}".global_head FOR UPDATE;
+  PERFORM pg_advisory_xact_lock(hashtext('fabula.append'), hashtext('${s}'));
+  SELECT global_position, recorded_at INTO head_position, head_at
+    FROM "${s}".events ORDER BY global_position DESC LIMIT 1;
+  IF NOT FOUND THEN head_position := 0; head_at := '-infinity'; END IF;
   -- Millisecond precision (what a JavaScript Date holds) and never going backwards, so that
   -- recorded_at orders like global_position and an event's own recordedAt finds it in an asOf read.
   at := greatest(date_trunc('milliseconds', clock_timestamp()), head_at);
@@ -151,7 +145,6 @@ BEGIN
   END LOOP;
 
   IF appended_any THEN
-    UPDATE "${s}".global_head SET last_position = head_position, last_recorded_at = at;
     PERFORM pg_notify('${s}_appended', head_position::text);
   END IF;
   RETURN results;
@@ -167,7 +160,7 @@ DECLARE
   stream_found boolean;
   at timestamptz;
 BEGIN
-  PERFORM 1 FROM "${s}".global_head FOR UPDATE;
+  PERFORM pg_advisory_xact_lock(hashtext('fabula.append'), hashtext('${s}'));
   at := date_trunc('milliseconds', clock_timestamp());
   SELECT version, deleted_at IS NOT NULL INTO current_version, is_deleted FROM "${s}".streams WHERE stream_id = sid;
   stream_found := FOUND;
