@@ -78,3 +78,98 @@ export class StoreClosedError extends FabulaError {
     super('store_closed', 'the event store is closed');
   }
 }
+
+/**
+ * A projection could not apply an event. From an inline projection, the append that carried the event
+ * was rolled back; from `waitFor`, the projection stopped in status `failed` at or before the position
+ * waited for.
+ */
+export class ProjectionFailedError extends FabulaError {
+  readonly projection: string;
+  readonly version: number;
+  /** Global position of the event, when it is known (an inline failure's append was rolled back). */
+  readonly position: bigint | null;
+  readonly streamId: string | null;
+  readonly eventType: string | null;
+  constructor(
+    args: {
+      projection: string;
+      version: number;
+      position: bigint | null;
+      streamId: string | null;
+      eventType: string | null;
+      reason: string;
+    },
+    options?: { cause?: unknown },
+  ) {
+    super('projection_failed', `projection "${args.projection}" v${args.version}: ${args.reason}`, options);
+    this.projection = args.projection;
+    this.version = args.version;
+    this.position = args.position;
+    this.streamId = args.streamId;
+    this.eventType = args.eventType;
+  }
+}
+
+/** `waitFor` gave up: the projection had not passed the position within the timeout. */
+export class ProjectionTimeoutError extends FabulaError {
+  readonly projection: string;
+  readonly position: bigint;
+  /** Where the projection was when the wait ended. */
+  readonly checkpoint: bigint;
+  constructor(projection: string, position: bigint, checkpoint: bigint, timeoutMs: number) {
+    super(
+      'projection_timeout',
+      `projection "${projection}" did not reach position ${position} within ${timeoutMs} ms (it is at ${checkpoint}); is a projection daemon running it? see projectionStatus()`,
+    );
+    this.projection = projection;
+    this.position = position;
+    this.checkpoint = checkpoint;
+  }
+}
+
+/** No projection of that name is registered in this store. */
+export class ProjectionNotFoundError extends FabulaError {
+  readonly projection: string;
+  constructor(projection: string) {
+    super('projection_not_found', `no projection named "${projection}" is registered in this store`);
+    this.projection = projection;
+  }
+}
+
+/** A business rule refused the command (insufficient funds, order already shipped, ...). */
+export class DomainError extends FabulaError {
+  constructor(message: string, code = 'domain_rule_violated') {
+    super(code, message);
+  }
+}
+
+/** The aggregate's lifecycle does not allow this command or event in its current state. */
+export class IllegalStateError extends DomainError {
+  readonly state: string;
+  readonly action: string;
+  constructor(aggregate: string, state: string, action: string, allowed: readonly string[]) {
+    super(
+      `${aggregate} is ${state}: ${action} is not allowed${allowed.length ? ` (allowed: ${allowed.join(', ')})` : ' (nothing is allowed in this state)'}`,
+      'illegal_state',
+    );
+    this.state = state;
+    this.action = action;
+  }
+}
+
+/** The caller is not allowed to run this command. */
+export class ForbiddenError extends FabulaError {
+  constructor(message = 'not allowed') {
+    super('forbidden', message);
+  }
+}
+
+/** No handler is registered for this command or query type. */
+export class UnknownMessageError extends FabulaError {
+  readonly messageType: string;
+  constructor(kind: 'command' | 'query', messageType: string, known: readonly string[]) {
+    super(`unknown_${kind}`, `unknown ${kind} type ${JSON.stringify(messageType)}; known: ${known.join(', ') || 'none'}`);
+    this.messageType = messageType;
+  }
+}
