@@ -1,0 +1,159 @@
+/**
+ * Defining a projection: what it is called, which version of its code this is, which events it consumes
+ * and how it applies one. Pure: validation only, no I/O.
+ */
+import { ValidationError } from '../core/errors.js';
+import type { RecordedEvent } from '../core/events.js';
+import { validateEventType } from '../core/validation.js';
+import type { SqlExecutor } from '../store/sql-client.js';
+import type { Documents } from './documents.js';
+
+/** `inline`: applied in the append's transaction. `async`: applied by a projection daemon. */
+export type ProjectionMode = 'inline' | 'async';
+
+/**
+ * What happens to an event the projection still cannot apply after its retries: `stop` puts the
+ * projection in status `failed` until `resume()`; `park` moves the event (and every later event of its
+ * stream) to the dead-letter table and carries on with the other streams.
+ */
+export type FailurePolicy = 'stop' | 'park';
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. Default 3. */
+  attempts: number;
+  /** Wait before the second attempt; doubled for each one after. Default 100 ms. */
+  backoffMs: number;
+  /** Longest wait between attempts. Default 5,000 ms. */
+  maxBackoffMs: number;
+}
+
+export const defaultRetry: RetryPolicy = { attempts: 3, backoffMs: 100, maxBackoffMs: 5_000 };
+
+/** Event types mapped to their data, to type `apply`: `{ MoneyDeposited: { accountId: string; amount: number } }`. */
+export type EventDataMap = Record<string, unknown>;
+
+/** The recorded events of a map, as a union discriminated by `type`. */
+export type RecordedEventOf<M extends EventDataMap> = { [K in keyof M & string]: RecordedEvent<K, M[K]> }[keyof M & string];
+
+/** What `setup` gets: the transaction, and the names of this projection version's own tables. */
+export interface SetupContext {
+  /** The transaction: write your read model with plain SQL. */
+  sql: SqlExecutor;
+  /** This projection version's PostgreSQL schema, quoted (`"fabula_p_orders_v2"`). Each version has its own. */
+  schema: string;
+  /** A table of this projection version, schema-qualified and quoted, ready for SQL: `ctx.table('orders')`. */
+  table(name: string): string;
+  /** Which projection, version and build (rebuilds of one version count up from 0) this is. */
+  projection: { name: string; version: number; build: number };
+}
+
+/** What `apply` gets: the setup context plus JSON documents kept by id. */
+export interface ProjectionContext extends SetupContext {
+  /** JSONB documents of one collection, keyed by id: the common case without writing SQL. */
+  documents<T = unknown>(collection: string): Documents<T>;
+}
+
+export interface ProjectionOptions<M extends EventDataMap = EventDataMap> {
+  /** Lower-case words joined by '-', such as `orders-for-display` (at most 40 characters). */
+  name: string;
+  /** The version of this projection's code. Bump it to rebuild the read model beside the old one. */
+  version: number;
+  /** Default `async`. */
+  mode?: ProjectionMode;
+  /** The event types `apply` is given; others are never read. */
+  handles: readonly (keyof M & string)[];
+  /** Creates the read model's tables. Runs once per projection version (and build), in a transaction. */
+  setup?: (ctx: SetupContext) => Promise<void>;
+  /** Applies one event. Runs in the transaction that also moves the projection's checkpoint. */
+  apply: (event: RecordedEventOf<M>, ctx: ProjectionContext) => Promise<void>;
+  /** Default `stop`. */
+  onFailure?: FailurePolicy;
+  retry?: Partial<RetryPolicy>;
+  description?: string;
+}
+
+/** The plain-data description of a projection, for catalogs: who consumes which events. */
+export interface ProjectionInfo {
+  name: string;
+  version: number;
+  mode: ProjectionMode;
+  handles: string[];
+  onFailure: FailurePolicy;
+  description: string | null;
+}
+
+export interface ProjectionDefinition extends ProjectionInfo {
+  readonly retry: RetryPolicy;
+  readonly setup: ((ctx: SetupContext) => Promise<void>) | null;
+  readonly apply: (event: RecordedEvent, ctx: ProjectionContext) => Promise<void>;
+  /** The definition as plain data (no functions). */
+  describe(): ProjectionInfo;
+}
+
+const PROJECTION_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+export const MAX_PROJECTION_NAME_LENGTH = 40;
+
+export function validateProjectionName(name: unknown, field = 'name'): string {
+  if (typeof name !== 'string' || !PROJECTION_NAME.test(name) || name.length > MAX_PROJECTION_NAME_LENGTH) {
+    throw new ValidationError(
+      field,
+      `${JSON.stringify(name)} is not a valid projection name: use lower-case letters and digits in words joined by '-', starting with a letter, at most ${MAX_PROJECTION_NAME_LENGTH} characters (for example "orders-for-display")`,
+    );
+  }
+  return name;
+}
+
+export function defineProjection<M extends EventDataMap = EventDataMap>(options: ProjectionOptions<M>): ProjectionDefinition {
+  if (typeof options !== 'object' || options === null) throw new ValidationError('projection', 'must be an object');
+  const name = validateProjectionName(options.name);
+  const version = options.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1 || version > 2_147_483_647) {
+    throw new ValidationError('version', `${String(version)} is not valid: use an integer from 1`);
+  }
+  const mode = options.mode ?? 'async';
+  if (mode !== 'inline' && mode !== 'async') {
+    throw new ValidationError('mode', `${JSON.stringify(mode)} is not valid: use 'inline' or 'async'`);
+  }
+  if (!Array.isArray(options.handles) || options.handles.length === 0) {
+    throw new ValidationError('handles', 'must be a non-empty array of event types');
+  }
+  const handles = options.handles.map((type, i) => validateEventType(type, `handles[${i}]`));
+  handles.forEach((type, i) => {
+    if (handles.indexOf(type) !== i) throw new ValidationError(`handles[${i}]`, `${JSON.stringify(type)} appears twice`);
+  });
+  if (typeof options.apply !== 'function') throw new ValidationError('apply', 'must be a function (event, ctx) => Promise<void>');
+  if (options.setup !== undefined && typeof options.setup !== 'function') {
+    throw new ValidationError('setup', 'must be a function (ctx) => Promise<void>');
+  }
+  const onFailure = options.onFailure ?? 'stop';
+  if (onFailure !== 'stop' && onFailure !== 'park') {
+    throw new ValidationError('onFailure', `${JSON.stringify(onFailure)} is not valid: use 'stop' or 'park'`);
+  }
+  const retry = { ...defaultRetry, ...options.retry };
+  checkInteger(retry.attempts, 'retry.attempts', 1);
+  checkInteger(retry.backoffMs, 'retry.backoffMs', 0);
+  checkInteger(retry.maxBackoffMs, 'retry.maxBackoffMs', 0);
+  const description = options.description ?? null;
+  if (description !== null && typeof description !== 'string') throw new ValidationError('description', 'must be a string');
+
+  const info: ProjectionInfo = { name, version, mode, handles, onFailure, description };
+  return Object.freeze({
+    ...info,
+    handles: Object.freeze([...handles]) as string[],
+    retry: Object.freeze(retry),
+    setup: options.setup ?? null,
+    apply: options.apply as (event: RecordedEvent, ctx: ProjectionContext) => Promise<void>,
+    describe: () => ({ ...info, handles: [...handles] }),
+  });
+}
+
+function checkInteger(value: unknown, field: string, min: number) {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new ValidationError(field, `${String(value)} is not valid: use an integer >= ${min}`);
+  }
+}
+
+/** Wait before attempt `attempt` (2, 3, ...) of an event. */
+export function retryDelay(retry: RetryPolicy, attempt: number): number {
+  return Math.min(retry.maxBackoffMs, retry.backoffMs * 2 ** Math.max(0, attempt - 2));
+}

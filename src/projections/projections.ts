@@ -1,0 +1,415 @@
+/**
+ * The read side of one process: the projections it defines, the inline handler to give the store, the
+ * daemon that runs the async ones (and catches up inline ones that fell behind), and the calls to
+ * observe and operate them (status, waitFor, rebuild, resume, parked events).
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { ProjectionFailedError, ProjectionNotFoundError, ProjectionTimeoutError, ValidationError } from '../core/errors.js';
+import { validatePosition, validatePositiveInteger, validateStreamId } from '../core/validation.js';
+import type { EventStore, StoreInlineHandler } from '../store/event-store.js';
+import { statements } from '../store/statements.js';
+import { Wakeup } from '../store/wakeup.js';
+import { validateProjectionName, type ProjectionDefinition, type ProjectionInfo } from './define.js';
+import { readDocuments, type ReadDocuments } from './documents.js';
+import { inlineHandler } from './inline.js';
+import { instanceSchemaName, qualifiedTable } from './naming.js';
+import { createRebuild, register } from './registry.js';
+import { InstanceRunner, type InstanceRef, type RunnerEvent, type RunnerSettings } from './runner.js';
+import { projectionSql, type InstanceRow, type ParkedRow, type ProjectionSql, type StatusRow } from './sql.js';
+import { toStatus, type ProjectionStatus } from './status.js';
+
+export interface ProjectionsOptions {
+  /** Events applied per transaction by the daemon. Default 500. */
+  batchSize?: number;
+  /** How often an idle daemon looks for work when no notification came. Default 1,000 ms. */
+  pollIntervalMs?: number;
+  /**
+   * How long a daemon's hold on a projection lasts without renewal (renewed every third of it). A daemon
+   * that dies is replaced after at most this long. Default 5,000 ms.
+   */
+  leaseTtlMs?: number;
+  /** How long a replaced version's tables stay for readers that looked them up just before. Default 10,000 ms. */
+  retiredDropDelayMs?: number;
+  /** Names this daemon in leases and status. Default host:pid:random. */
+  owner?: string;
+}
+
+export type ProgressEvent = Extract<RunnerEvent, { kind: 'progress' }>;
+export type CheckpointEvent = Extract<RunnerEvent, { kind: 'checkpoint' }>;
+
+/** Events of `Projections` (an EventEmitter). `error` is only emitted when someone listens for it. */
+export interface ProjectionEvents {
+  /** A batch committed. */
+  checkpoint: [CheckpointEvent];
+  /** A build or catch-up moved on: events done / total, rate, ETA (for progress bars). */
+  progress: [ProgressEvent];
+  /** A build caught up and now serves reads; older instances were retired. */
+  activated: [InstanceRef];
+  /** A projection stopped in status `failed`. */
+  failed: [Extract<RunnerEvent, { kind: 'failed' }>];
+  /** An event went to the dead-letter table. */
+  parked: [Extract<RunnerEvent, { kind: 'parked' }>];
+  /** A database or connection fault; the daemon retries with backoff. */
+  error: [Extract<RunnerEvent, { kind: 'error' }>];
+}
+
+export interface ParkedEvent {
+  projection: string;
+  version: number;
+  build: number;
+  position: bigint;
+  streamId: string;
+  eventId: string;
+  eventType: string;
+  /** `failed`: could not be applied; `behind`: waits for an earlier parked event of its stream. */
+  reason: 'failed' | 'behind';
+  error: string | null;
+  attempts: number;
+  retryRequested: boolean;
+  parkedAt: Date;
+}
+
+const DEFAULTS: RunnerSettings = { batchSize: 500, pollIntervalMs: 1_000, leaseTtlMs: 5_000, retiredDropDelayMs: 10_000 };
+
+export class Projections extends EventEmitter<ProjectionEvents> {
+  readonly definitions: readonly ProjectionDefinition[];
+  /** Give this to `openEventStore({ inlineHandlers: [...] })` when any projection is inline. */
+  readonly inlineHandler: StoreInlineHandler;
+  readonly owner: string;
+  private readonly settings: RunnerSettings;
+  private store: EventStore | null = null;
+  private sql: ProjectionSql | null = null;
+  private running: { stop: AbortController; done: Promise<void>; unlisten: Array<() => Promise<void>> } | null = null;
+  private readonly runners = new Map<string, InstanceRunner>();
+  private readonly appended = new Wakeup();
+  private readonly control = new Wakeup();
+  private readonly checkpoints = new Wakeup();
+
+  constructor(definitions: readonly ProjectionDefinition[] = [], options: ProjectionsOptions = {}) {
+    super();
+    if (!Array.isArray(definitions)) throw new ValidationError('projections', 'must be an array of defineProjection() results');
+    definitions.forEach((d, i) => {
+      if (typeof d !== 'object' || d === null || typeof d.apply !== 'function' || typeof d.describe !== 'function') {
+        throw new ValidationError(`projections[${i}]`, 'is not a projection: make it with defineProjection()');
+      }
+      if (definitions.findIndex((o) => o.name === d.name && o.version === d.version) !== i) {
+        throw new ValidationError(`projections[${i}].name`, `"${d.name}" v${d.version} is registered twice`);
+      }
+    });
+    this.definitions = [...definitions];
+    this.settings = {
+      batchSize: validatePositiveInteger(options.batchSize, 'batchSize') ?? DEFAULTS.batchSize,
+      pollIntervalMs: validatePositiveInteger(options.pollIntervalMs, 'pollIntervalMs') ?? DEFAULTS.pollIntervalMs,
+      leaseTtlMs: validatePositiveInteger(options.leaseTtlMs, 'leaseTtlMs', 300) ?? DEFAULTS.leaseTtlMs,
+      retiredDropDelayMs:
+        validatePositiveInteger(options.retiredDropDelayMs, 'retiredDropDelayMs', 0) ?? DEFAULTS.retiredDropDelayMs,
+    };
+    if (
+      options.owner !== undefined &&
+      (typeof options.owner !== 'string' || options.owner.length === 0 || options.owner.length > 200)
+    ) {
+      throw new ValidationError('owner', 'must be a non-empty string of at most 200 characters');
+    }
+    this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.inlineHandler = inlineHandler(this.definitions);
+  }
+
+  /** Who consumes which events, as plain data. */
+  catalog(): ProjectionInfo[] {
+    return this.definitions.map((d) => d.describe());
+  }
+
+  /**
+   * Registers the projections in the store (creating the instances a new version needs) and starts the
+   * daemon: one runner per instance, each taking the instance's lease before it does anything. Resolves
+   * once registered; catching up goes on in the background (see `waitFor`, `status`, 'progress').
+   */
+  async start(store: EventStore): Promise<this> {
+    if (this.running) throw new ValidationError('store', 'these projections are already started; call stop() first');
+    if (this.definitions.some((d) => d.mode === 'inline') && !store.inlineHandlers.includes(this.inlineHandler)) {
+      throw new ValidationError(
+        'inlineHandlers',
+        'inline projections need their handler in the store: openEventStore({ inlineHandlers: [projections.inlineHandler] })',
+      );
+    }
+    for (const d of this.definitions) instanceSchemaName(store.schema, d.name, d.version, 0);
+    this.attach(store);
+    const sql = this.sql!;
+    for (const definition of this.definitions) {
+      const plan = await store.sql.transaction((tx) => register(tx, sql, store.schema, definition));
+      if (plan.superseded) {
+        this.emitError(
+          { projection: definition.name, version: definition.version, build: 0 },
+          new Error(
+            `a newer version of projection "${definition.name}" than ${definition.version} exists; this process does not run it`,
+          ),
+        );
+      }
+    }
+    const stop = new AbortController();
+    const unlisten = [
+      await store.sql.listen(statements(store.schema).notificationChannel, () => this.appended.signal()),
+      await store.sql.listen(sql.controlChannel, () => this.control.signal()),
+    ];
+    await this.discover(stop.signal);
+    this.running = { stop, done: this.supervise(stop.signal), unlisten };
+    return this;
+  }
+
+  /** Uses `store` for status and admin calls without running anything (a CLI, a web server). */
+  attach(store: EventStore): this {
+    if (this.store && this.store !== store) throw new ValidationError('store', 'these projections are attached to another store');
+    this.store = store;
+    this.sql = projectionSql(store.schema);
+    return this;
+  }
+
+  /** Stops the daemon: lets batches in flight finish, then releases the leases so others take over at once. */
+  async stop(): Promise<void> {
+    const running = this.running;
+    if (!running) return;
+    running.stop.abort();
+    this.control.signal();
+    await running.done;
+    await Promise.all([...this.runners.values()].map((r) => r.done));
+    this.runners.clear();
+    for (const unlisten of running.unlisten) await unlisten().catch(() => {});
+    this.running = null;
+  }
+
+  /** Starts runners for new instances (a rebuild asked for elsewhere) as they appear. */
+  private async supervise(signal: AbortSignal) {
+    while (!signal.aborted) {
+      const control = this.control.generation;
+      await this.control.wait(control, this.settings.leaseTtlMs, signal);
+      if (signal.aborted || this.store?.isClosed) return;
+      await this.discover(signal).catch((error: unknown) => this.emitError({ projection: '*', version: 0, build: 0 }, error));
+    }
+  }
+
+  private async discover(signal: AbortSignal) {
+    const store = this.store!;
+    for (const definition of this.definitions) {
+      const rows = await store.sql.query<InstanceRow>(this.sql!.instancesOf, [definition.name]);
+      for (const row of rows) {
+        if (row.version !== definition.version || row.phase === 'retired' || this.runners.has(row.id)) continue;
+        const runner = new InstanceRunner(
+          {
+            store,
+            sql: this.sql!,
+            owner: this.owner,
+            settings: this.settings,
+            appended: this.appended,
+            control: this.control,
+            emit: (event) => this.forward(event),
+          },
+          definition,
+          row,
+          signal,
+        );
+        this.runners.set(row.id, runner);
+        void runner.done.finally(() => {
+          if (this.runners.get(row.id) === runner && !signal.aborted) this.runners.delete(row.id);
+        });
+      }
+    }
+  }
+
+  private forward(event: RunnerEvent) {
+    switch (event.kind) {
+      case 'checkpoint':
+        this.checkpoints.signal();
+        this.emit('checkpoint', event);
+        return;
+      case 'progress':
+        this.emit('progress', event);
+        return;
+      case 'activated':
+        this.checkpoints.signal();
+        this.emit('activated', { projection: event.projection, version: event.version, build: event.build });
+        return;
+      case 'failed':
+        this.checkpoints.signal();
+        this.emit('failed', event);
+        return;
+      case 'parked':
+        this.emit('parked', event);
+        return;
+      case 'error':
+        if (this.listenerCount('error') > 0) this.emit('error', event);
+    }
+  }
+
+  private emitError(ref: InstanceRef, error: unknown) {
+    this.forward({ kind: 'error', error, ...ref });
+  }
+
+  private attached(): { store: EventStore; sql: ProjectionSql } {
+    if (!this.store || !this.sql) throw new ValidationError('store', 'call start(store) or attach(store) first');
+    return { store: this.store, sql: this.sql };
+  }
+
+  /** Every projection instance in the store that is not retired: status, checkpoint, lag, errors. */
+  async status(): Promise<ProjectionStatus[]> {
+    const { store, sql } = this.attached();
+    return (await store.sql.query<StatusRow>(sql.status)).map(toStatus);
+  }
+
+  /**
+   * Resolves once the projection's active version has passed `position` (for read-your-writes after an
+   * append). Rejects with `ProjectionFailedError` if it stopped failed at or before that position, and
+   * with `ProjectionTimeoutError` after `timeout` ms (default 5,000).
+   */
+  async waitFor(projection: string, position: bigint, options: { timeout?: number } = {}): Promise<void> {
+    const { store, sql } = this.attached();
+    validateProjectionName(projection, 'projection');
+    const target = validatePosition(position, 'position');
+    if (target === undefined) throw new ValidationError('position', 'is required');
+    const timeout = validatePositiveInteger(options.timeout, 'timeout') ?? 5_000;
+    const deadline = Date.now() + timeout;
+    let delay = 5;
+    for (;;) {
+      const generation = this.checkpoints.generation;
+      const active = (await store.sql.query<InstanceRow>(sql.activeOf, [projection]))[0];
+      if (!active) throw new ProjectionNotFoundError(projection);
+      const checkpoint = BigInt(active.checkpoint);
+      if (checkpoint >= target) return;
+      if (active.status === 'failed' && active.failed_position !== null && BigInt(active.failed_position) <= target) {
+        throw new ProjectionFailedError({
+          projection,
+          version: active.version,
+          position: BigInt(active.failed_position),
+          streamId: null,
+          eventType: null,
+          reason: `stopped in status failed before reaching position ${target}: ${active.last_error ?? 'unknown error'}`,
+        });
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ProjectionTimeoutError(projection, target, checkpoint, timeout);
+      // Woken at once by this process's own daemon; other processes' progress is polled.
+      await this.checkpoints.wait(generation, Math.min(delay, left));
+      delay = Math.min(delay * 2, 100);
+    }
+  }
+
+  /**
+   * Builds the active version again from position 0 beside the current tables, and switches to it once
+   * it has caught up (blue/green). A daemon that runs this projection does the work; follow it with
+   * 'progress' events or `status()`. Returns the new build's number.
+   */
+  async rebuild(projection: string): Promise<{ version: number; build: number }> {
+    const { store, sql } = this.attached();
+    validateProjectionName(projection, 'projection');
+    const row = await store.sql.transaction((tx) => createRebuild(tx, sql, store.schema, projection));
+    await this.notify(projection);
+    return { version: row.version, build: row.build };
+  }
+
+  /** Clears status `failed`: the daemon tries the failed event again (after a fix). */
+  async resume(projection: string): Promise<number> {
+    const { store, sql } = this.attached();
+    await this.mustExist(projection);
+    const rows = await store.sql.query(sql.resume, [projection]);
+    await this.notify(projection);
+    return rows.length;
+  }
+
+  /** Asks the daemon to apply parked events again (all, or one stream's), oldest first. Returns how many. */
+  async retryParked(projection: string, options: { streamId?: string } = {}): Promise<number> {
+    const { store, sql } = this.attached();
+    await this.mustExist(projection);
+    if (options.streamId !== undefined) validateStreamId(options.streamId, store.limits);
+    const rows = await store.sql.query(sql.requestRetry, [projection, options.streamId ?? null]);
+    await store.sql.query(sql.bumpControl, [projection]);
+    await this.notify(projection);
+    return rows.length;
+  }
+
+  /** Gives up on a parked event that failed (it is never applied); the events behind it go ahead. */
+  async skipParked(projection: string, position: bigint): Promise<void> {
+    const { store, sql } = this.attached();
+    await this.mustExist(projection);
+    const at = validatePosition(position, 'position');
+    const found = await store.sql.query<{ n: number }>(sql.skippedExists, [projection, at]);
+    if (found[0]!.n === 0) throw new ValidationError('position', `${at} is not a parked event of "${projection}" that failed`);
+    await store.sql.query(sql.skipParked, [projection, at]);
+    await store.sql.query(sql.bumpControl, [projection]);
+    await this.notify(projection);
+  }
+
+  /** The dead-letter table of a projection, oldest first. */
+  async parkedEvents(projection: string): Promise<ParkedEvent[]> {
+    const { store, sql } = this.attached();
+    await this.mustExist(projection);
+    const rows = await store.sql.query<ParkedRow>(sql.listParked, [projection]);
+    return rows.map((r) => ({
+      projection: r.name,
+      version: r.version,
+      build: r.build,
+      position: BigInt(r.global_position),
+      streamId: r.stream_id,
+      eventId: r.event_id,
+      eventType: r.event_type,
+      reason: r.reason,
+      error: r.error,
+      attempts: r.attempts,
+      retryRequested: r.retry_requested,
+      parkedAt: r.parked_at,
+    }));
+  }
+
+  /**
+   * A table of the projection's active version, schema-qualified and quoted, for queries:
+   * `SELECT ... FROM ${await projections.table('orders-for-display', 'orders')}`. Look it up per query:
+   * it changes when a rebuild takes over.
+   */
+  async table(projection: string, table: string): Promise<string> {
+    return qualifiedTable(await this.activeSchema(projection), table);
+  }
+
+  /** Read access to a documents collection of the projection's active version. */
+  documents<T = unknown>(projection: string, collection: string): ReadDocuments<T> {
+    const { store } = this.attached();
+    validateProjectionName(projection, 'projection');
+    return readDocuments<T>(store.sql, () => this.activeSchema(projection), collection);
+  }
+
+  /** Removes a projection entirely: every version's tables, checkpoints and parked events. */
+  async remove(projection: string): Promise<void> {
+    const { store, sql } = this.attached();
+    validateProjectionName(projection, 'projection');
+    await store.sql.transaction(async (tx) => {
+      const rows = await tx.query<{ schema_name: string }>(sql.remove, [projection]);
+      for (const row of rows) await tx.exec(sql.dropInstanceSchema(row.schema_name));
+    });
+    await this.notify(projection);
+  }
+
+  private async activeSchema(projection: string): Promise<string> {
+    const { store, sql } = this.attached();
+    validateProjectionName(projection, 'projection');
+    const active = (await store.sql.query<InstanceRow>(sql.activeOf, [projection]))[0];
+    if (!active) throw new ProjectionNotFoundError(projection);
+    return active.schema_name;
+  }
+
+  private async mustExist(projection: string) {
+    const { store, sql } = this.attached();
+    validateProjectionName(projection, 'projection');
+    const rows = await store.sql.query<{ n: number }>(sql.anyOf, [projection]);
+    if (rows[0]!.n === 0) throw new ProjectionNotFoundError(projection);
+  }
+
+  private async notify(projection: string) {
+    const { store, sql } = this.attached();
+    await store.sql.query(sql.notify, [sql.controlChannel, projection]);
+    this.control.signal();
+  }
+}
+
+/** The read side of a process; see `Projections`. */
+export function createProjections(definitions: readonly ProjectionDefinition[], options: ProjectionsOptions = {}): Projections {
+  return new Projections(definitions, options);
+}
