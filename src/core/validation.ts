@@ -24,6 +24,10 @@ export const defaultLimits: StoreLimits = {
 const EVENT_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,199}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // eslint-disable-next-line no-control-regex
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 
 export function validateStreamId(streamId: unknown, limits: StoreLimits, field = 'streamId'): string {
@@ -84,7 +88,7 @@ export function prepareEvents(events: unknown, limits: StoreLimits): PreparedEve
     const type = validateEventType(e.type, `${at}.type`);
     let id: string;
     if (e.id === undefined || e.id === null) id = randomUUID();
-    else if (typeof e.id === 'string' && UUID.test(e.id)) id = e.id.toLowerCase();
+    else if (isUuid(e.id)) id = e.id.toLowerCase();
     else throw new ValidationError(`${at}.id`, `${describe(e.id)} is not a UUID`);
     if (seen.has(id)) throw new ValidationError(`${at}.id`, `${id} appears twice in this append`);
     seen.add(id);

@@ -13,6 +13,7 @@ import {
   type SubscribeOptions,
 } from '../core/events.js';
 import {
+  isUuid,
   prepareEvents,
   validateDate,
   validateEventType,
@@ -171,6 +172,16 @@ export class EventStore {
     if (streamTypes) params.push(streamTypes);
     const sql = this.statements.readAll({ eventTypes: !!eventTypes, streamTypes: !!streamTypes });
     return (await this.sql.query<EventRow>(sql, params)).map(toRecordedEvent);
+  }
+
+  /** One event by its id, or null. */
+  async readEvent(eventId: string): Promise<RecordedEvent | null> {
+    this.assertOpen();
+    if (!isUuid(eventId)) {
+      throw new ValidationError('eventId', `${JSON.stringify(eventId)} is not a UUID`);
+    }
+    const rows = await this.sql.query<EventRow>(this.statements.readEvent, [eventId]);
+    return rows[0] ? toRecordedEvent(rows[0]) : null;
   }
 
   /** The position of the last committed event (0 when the store is empty). */

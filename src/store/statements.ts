@@ -81,6 +81,8 @@ export function statements(schema: string) {
       return `SELECT ${EVENT_COLUMNS} FROM ${s}.events e WHERE ${where.join(' AND ')} ORDER BY e.global_position LIMIT $2`;
     },
 
+    readEvent: `SELECT ${EVENT_COLUMNS} FROM ${s}.events e WHERE e.event_id = $1::uuid`,
+
     streamInfo: `SELECT stream_id, stream_type, version::text AS version, created_at, updated_at, deleted_at, metadata
       FROM ${s}.streams WHERE stream_id = $1`,
 

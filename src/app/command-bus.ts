@@ -1,0 +1,299 @@
+/**
+ * The command bus: validates a command against its zod schema (before any I/O), authorises it, loads the
+ * aggregate, decides, and appends, with the loaded version as `expectedVersion`.
+ *
+ * - Conflicts (`ConcurrencyError`) are retried a bounded number of times with jittered backoff: the
+ *   command is decided again on fresh state.
+ * - Commands are idempotent by command id: the events a command writes get ids derived from it, so a
+ *   command id that was already handled returns the recorded outcome instead of running again, even
+ *   when the first attempt's reply was lost or two attempts race.
+ * - Every event gets `causationId` = the command id, the command's `correlationId` (generated when
+ *   absent), `userId`, `tenantId` and `commandType`.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { v5 as uuidv5 } from 'uuid';
+import type { z } from 'zod';
+import type { Aggregate } from '../core/aggregate.js';
+import { ConcurrencyError, ForbiddenError, IdempotencyError, UnknownMessageError, ValidationError } from '../core/errors.js';
+import type { DomainEvent } from '../core/event-registry.js';
+import type { AppendResult, EventMetadata } from '../core/events.js';
+import type { EventStore } from '../store/event-store.js';
+import type { AggregateRepository, DeciderRepository } from './repository.js';
+import { zodIssueToValidationError } from '../core/zod-errors.js';
+
+export interface CommandDefinition<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly schema: z.ZodType<Data>;
+  readonly description?: string;
+}
+
+export function defineCommand<Type extends string, Data>(
+  type: Type,
+  options: { schema: z.ZodType<Data>; description?: string },
+): CommandDefinition<Type, Data> {
+  return { type, schema: options.schema, description: options.description };
+}
+
+/** A command as deciders receive it. */
+export interface Command<Type extends string = string, Data = unknown> {
+  type: Type;
+  data: Data;
+}
+
+export interface CommandContext {
+  commandId: string;
+  correlationId: string;
+  userId?: string;
+  tenantId?: string;
+}
+
+export interface ExecuteOptions {
+  /** Makes the command idempotent (an HTTP Idempotency-Key maps here). Generated when absent. */
+  commandId?: string;
+  correlationId?: string;
+  userId?: string;
+  tenantId?: string;
+  /** More metadata for every event the command writes. */
+  metadata?: EventMetadata;
+}
+
+export interface CommandResult {
+  commandType: string;
+  commandId: string;
+  correlationId: string;
+  streamId: string;
+  /** The events written (none when the command changed nothing). */
+  events: Array<{ id: string; type: string; streamVersion: number; globalPosition: bigint }>;
+  /** The stream's version after the command. */
+  nextExpectedVersion: number;
+  /** Positions of the first and last event written: wait for read models to pass `lastPosition`. */
+  firstPosition: bigint | null;
+  lastPosition: bigint | null;
+  /** True when this command id had already been handled and this is its recorded outcome. */
+  replayed: boolean;
+  /** How many times it was decided (more than 1 after concurrency conflicts). */
+  attempts: number;
+}
+
+type Authorize<Data> = (command: Data, context: CommandContext) => boolean | void | Promise<boolean | void>;
+
+export interface AggregateHandler<Data, A extends Aggregate<any>> {
+  repository: AggregateRepository<A>;
+  /** The aggregate id the command is for. */
+  id: (command: Data) => string;
+  /** Calls the aggregate's methods; they trigger events or throw a DomainError. */
+  handle: (aggregate: A, command: Data, context: CommandContext) => void | Promise<void>;
+  authorize?: Authorize<Data>;
+}
+
+export interface DeciderHandler<Data, Type extends string> {
+  repository: DeciderRepository<any, any, any>;
+  streamId: (command: Data) => string;
+  /** Builds the decider's command; default `{ type, data }`. */
+  toCommand?: (command: Data, context: CommandContext) => Command<Type, Data> | unknown;
+  authorize?: Authorize<Data>;
+}
+
+export interface CommandRetryPolicy {
+  /** Retries after a ConcurrencyError. Default 5. */
+  maxRetries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+interface Outcome {
+  result: AppendResult | null;
+  events: readonly DomainEvent[];
+}
+
+interface Registration {
+  definition: CommandDefinition;
+  streamId: (data: unknown) => string;
+  authorize?: Authorize<unknown>;
+  run: (data: unknown, context: CommandContext, metadata: EventMetadata, eventId: (index: number) => string) => Promise<Outcome>;
+}
+
+// Namespace for event ids derived from command ids (UUID v5). Never change it: ids must stay stable.
+const COMMAND_EVENT_NAMESPACE = '6f3b8d2e-3c1a-4b7e-9a55-2f0d1c9e7a41';
+
+export class CommandBus {
+  private readonly registrations = new Map<string, Registration>();
+  private readonly retry: CommandRetryPolicy;
+
+  constructor(private readonly options: { store: EventStore; retry?: Partial<CommandRetryPolicy> }) {
+    this.retry = { maxRetries: 5, baseDelayMs: 5, maxDelayMs: 200, ...options.retry };
+  }
+
+  /** Handles `definition` with a class-style aggregate. */
+  registerAggregate<Type extends string, Data, A extends Aggregate<any>>(
+    definition: CommandDefinition<Type, Data>,
+    handler: AggregateHandler<Data, A>,
+  ): this {
+    return this.add(definition, {
+      streamId: (data) => handler.repository.streamId(handler.id(data as Data)),
+      authorize: handler.authorize as Authorize<unknown> | undefined,
+      run: async (data, context, metadata, eventId) => {
+        const aggregate = await handler.repository.load(handler.id(data as Data));
+        await handler.handle(aggregate, data as Data, context);
+        const events = [...(aggregate.pendingEvents as readonly DomainEvent[])];
+        return { result: await handler.repository.save(aggregate, { metadata, eventId }), events };
+      },
+    });
+  }
+
+  /** Handles `definition` with a functional decider. */
+  registerDecider<Type extends string, Data>(
+    definition: CommandDefinition<Type, Data>,
+    handler: DeciderHandler<Data, Type>,
+  ): this {
+    return this.add(definition, {
+      streamId: (data) => handler.streamId(data as Data),
+      authorize: handler.authorize as Authorize<unknown> | undefined,
+      run: async (data, context, metadata, eventId) => {
+        const command = handler.toCommand ? handler.toCommand(data as Data, context) : { type: definition.type, data };
+        const { result, events } = await handler.repository.handle(handler.streamId(data as Data), command, {
+          metadata,
+          eventId,
+        });
+        return { result, events };
+      },
+    });
+  }
+
+  private add(definition: CommandDefinition, registration: Omit<Registration, 'definition'>): this {
+    if (this.registrations.has(definition.type)) {
+      throw new ValidationError('type', `command ${definition.type} already has a handler`);
+    }
+    this.registrations.set(definition.type, { definition, ...registration });
+    return this;
+  }
+
+  /** The registered command definitions (for catalogs and HTTP routes). */
+  commands(): CommandDefinition[] {
+    return [...this.registrations.values()].map((r) => r.definition);
+  }
+
+  async execute(type: string, payload: unknown, options: ExecuteOptions = {}): Promise<CommandResult> {
+    const registration = this.registrations.get(type);
+    if (!registration) throw new UnknownMessageError('command', type, [...this.registrations.keys()]);
+    const parsed = registration.definition.schema.safeParse(payload);
+    if (!parsed.success) throw zodIssueToValidationError(parsed.error, type);
+    const data = parsed.data;
+
+    const commandId = checkId(options.commandId, 'commandId') ?? randomUUID();
+    const context: CommandContext = {
+      commandId,
+      correlationId: checkId(options.correlationId, 'correlationId') ?? randomUUID(),
+      ...(options.userId !== undefined ? { userId: options.userId } : {}),
+      ...(options.tenantId !== undefined ? { tenantId: options.tenantId } : {}),
+    };
+    if (registration.authorize) {
+      const allowed = await registration.authorize(data, context);
+      if (allowed === false)
+        throw new ForbiddenError(`${type} is not allowed${context.userId ? ` for user ${context.userId}` : ''}`);
+    }
+    const streamId = registration.streamId(data);
+    const eventId = (index: number) => uuidv5(`${commandId}#${index}`, COMMAND_EVENT_NAMESPACE);
+    const metadata: EventMetadata = {
+      ...options.metadata,
+      correlationId: context.correlationId,
+      causationId: commandId,
+      commandType: type,
+      ...(context.userId !== undefined ? { userId: context.userId } : {}),
+      ...(context.tenantId !== undefined ? { tenantId: context.tenantId } : {}),
+    };
+
+    const recorded = await this.recordedOutcome(type, context, eventId(0));
+    if (recorded) return recorded;
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcome = await registration.run(data, context, metadata, eventId);
+        return this.toResult(type, context, streamId, outcome, eventId, attempt);
+      } catch (error) {
+        if (error instanceof ConcurrencyError && attempt <= this.retry.maxRetries) {
+          const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+          await sleep(Math.random() * ceiling); // full jitter: spreads the retries of racing writers
+          continue;
+        }
+        if (error instanceof ConcurrencyError || error instanceof IdempotencyError) {
+          // Another attempt of this same command may have won the race: then its outcome is ours.
+          const outcome = await this.recordedOutcome(type, context, eventId(0));
+          if (outcome) return outcome;
+        }
+        throw error;
+      }
+    }
+  }
+
+  private toResult(
+    type: string,
+    context: CommandContext,
+    streamId: string,
+    { result, events }: Outcome,
+    eventId: (index: number) => string,
+    attempts: number,
+  ): CommandResult {
+    const firstVersion = (result?.nextExpectedVersion ?? 0) - events.length + 1;
+    return {
+      commandType: type,
+      commandId: context.commandId,
+      correlationId: context.correlationId,
+      streamId,
+      events: result
+        ? events.map((e, i) => ({
+            id: eventId(i),
+            type: e.type,
+            streamVersion: firstVersion + i,
+            globalPosition: result.firstPosition + BigInt(i),
+          }))
+        : [],
+      nextExpectedVersion: result?.nextExpectedVersion ?? 0,
+      firstPosition: result?.firstPosition ?? null,
+      lastPosition: result?.lastPosition ?? null,
+      replayed: false,
+      attempts,
+    };
+  }
+
+  /** The outcome of a command id that already wrote events, or null. */
+  private async recordedOutcome(type: string, context: CommandContext, firstEventId: string): Promise<CommandResult | null> {
+    const store = this.options.store;
+    const first = await store.readEvent(firstEventId);
+    if (!first) return null;
+    if (first.metadata.commandType !== type) {
+      throw new IdempotencyError(
+        first.id,
+        first.streamId,
+        `command id ${context.commandId} was already used for a ${String(first.metadata.commandType)} command; use a new id for a new command`,
+      );
+    }
+    const following = await store.readStream(first.streamId, { from: first.streamVersion });
+    const end = following.findIndex((e) => e.metadata.causationId !== context.commandId);
+    const events = end === -1 ? following : following.slice(0, end);
+    const last = events[events.length - 1]!;
+    return {
+      commandType: type,
+      commandId: context.commandId,
+      correlationId: String(first.metadata.correlationId ?? context.correlationId),
+      streamId: first.streamId,
+      events: events.map((e) => ({ id: e.id, type: e.type, streamVersion: e.streamVersion, globalPosition: e.globalPosition })),
+      nextExpectedVersion: last.streamVersion,
+      firstPosition: first.globalPosition,
+      lastPosition: last.globalPosition,
+      replayed: true,
+      attempts: 0,
+    };
+  }
+}
+
+function checkId(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 200 || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new ValidationError(field, 'must be a non-empty string of at most 200 printable characters');
+  }
+  return value;
+}
+
+export type { DomainEvent };

@@ -1,0 +1,52 @@
+/**
+ * The query bus: named queries with zod-validated parameters, answered by read-side handlers (read
+ * models, never the event streams of aggregates).
+ */
+import type { z } from 'zod';
+import { UnknownMessageError, ValidationError } from '../core/errors.js';
+import { zodIssueToValidationError } from '../core/zod-errors.js';
+
+export interface QueryDefinition<Name extends string = string, Params = unknown> {
+  readonly name: Name;
+  readonly schema: z.ZodType<Params>;
+  readonly description?: string;
+}
+
+export function defineQuery<Name extends string, Params>(
+  name: Name,
+  options: { schema: z.ZodType<Params>; description?: string },
+): QueryDefinition<Name, Params> {
+  return { name, schema: options.schema, description: options.description };
+}
+
+export interface QueryContext {
+  userId?: string;
+  tenantId?: string;
+}
+
+type Handler = (params: unknown, context: QueryContext) => Promise<unknown>;
+
+export class QueryBus {
+  private readonly handlers = new Map<string, { definition: QueryDefinition; handler: Handler }>();
+
+  register<Name extends string, Params, Result>(
+    definition: QueryDefinition<Name, Params>,
+    handler: (params: Params, context: QueryContext) => Promise<Result>,
+  ): this {
+    if (this.handlers.has(definition.name)) throw new ValidationError('name', `query ${definition.name} already has a handler`);
+    this.handlers.set(definition.name, { definition, handler: handler as Handler });
+    return this;
+  }
+
+  queries(): QueryDefinition[] {
+    return [...this.handlers.values()].map((h) => h.definition);
+  }
+
+  async execute<Result = unknown>(name: string, params: unknown, context: QueryContext = {}): Promise<Result> {
+    const entry = this.handlers.get(name);
+    if (!entry) throw new UnknownMessageError('query', name, [...this.handlers.keys()]);
+    const parsed = entry.definition.schema.safeParse(params);
+    if (!parsed.success) throw zodIssueToValidationError(parsed.error, name);
+    return (await entry.handler(parsed.data, context)) as Result;
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Loading and saving event-sourced state, for both styles of aggregate.
+ *
+ * Load = the latest usable snapshot (same snapshot version, at or below the wanted version) plus the
+ * events after it, upcast to their current versions by the registry. Save = append the pending events
+ * with the loaded version as `expectedVersion`, so a concurrent writer makes the save fail with
+ * `ConcurrencyError` instead of overwriting.
+ */
+import { decideEvents, evolveAll, type Aggregate, type AggregateClass, type Decider } from '../core/aggregate.js';
+import { ValidationError } from '../core/errors.js';
+import type { DomainEvent, EventRegistry, StoredDomainEvent } from '../core/event-registry.js';
+import type { AppendResult, EventMetadata } from '../core/events.js';
+import type { EventStore } from '../store/event-store.js';
+import { SnapshotStore } from '../store/snapshot-store.js';
+
+export interface SnapshotPolicy {
+  /** Snapshot whenever a save crosses a multiple of this many events. */
+  every?: number;
+  /** Snapshot after a load that had to replay more than this many events. */
+  whenReplayExceeds?: number;
+}
+
+export interface LoadOptions {
+  /** The state as it was at this moment (temporal load). */
+  asOf?: Date;
+  /** The state after this stream version. */
+  atVersion?: number;
+}
+
+export interface SaveOptions {
+  metadata?: EventMetadata;
+  /** Ids for the events, by index (the command bus derives them from the command id). */
+  eventId?: (index: number) => string;
+}
+
+interface Model<State> {
+  /** Name in the snapshots table. */
+  snapshotType: string;
+  snapshotVersion: number;
+  /** `id` is what the caller loads by (the aggregate id, or the stream id). */
+  initial(id: string): State;
+  evolve(state: State, events: readonly StoredDomainEvent[], id: string): State;
+  toSnapshot(state: State): unknown;
+  fromSnapshot(snapshot: unknown, version: number, id: string): State;
+}
+
+/** Shared by both repositories: snapshots, replay, temporal loads. */
+class StateLoader<State> {
+  private readonly snapshots: SnapshotStore;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly registry: EventRegistry,
+    private readonly model: Model<State>,
+    private readonly policy: SnapshotPolicy = {},
+  ) {
+    this.snapshots = new SnapshotStore(store.sql, store.schema);
+  }
+
+  async load(streamId: string, options: LoadOptions = {}, id = streamId): Promise<{ state: State; version: number }> {
+    if (options.atVersion !== undefined && (!Number.isSafeInteger(options.atVersion) || options.atVersion < 0)) {
+      throw new ValidationError('atVersion', `${String(options.atVersion)} is not a stream version (an integer >= 0)`);
+    }
+    // A snapshot knows its version, not its time: temporal loads by time replay from the start.
+    const snapshot =
+      options.asOf === undefined && this.model.snapshotVersion > 0
+        ? await this.snapshots.latest(streamId, this.model.snapshotType, this.model.snapshotVersion, options.atVersion)
+        : null;
+    let state = snapshot
+      ? this.model.fromSnapshot(this.registry.transcoder.decode(snapshot.state), snapshot.streamVersion, id)
+      : this.model.initial(id);
+    let version = snapshot?.streamVersion ?? 0;
+    const recorded = await this.store.readStream(streamId, {
+      from: version + 1,
+      ...(options.atVersion !== undefined ? { to: options.atVersion } : {}),
+      ...(options.asOf ? { asOf: options.asOf } : {}),
+    });
+    if (recorded.length > 0) {
+      state = this.model.evolve(
+        state,
+        recorded.map((e) => this.registry.decode(e)),
+        id,
+      );
+      version = recorded[recorded.length - 1]!.streamVersion;
+    }
+    const isCurrent = options.asOf === undefined && options.atVersion === undefined;
+    if (isCurrent && this.policy.whenReplayExceeds !== undefined && recorded.length > this.policy.whenReplayExceeds) {
+      await this.saveSnapshot(streamId, state, version);
+    }
+    return { state, version };
+  }
+
+  async afterSave(streamId: string, state: State, fromVersion: number, toVersion: number): Promise<void> {
+    const every = this.policy.every;
+    if (every !== undefined && Math.floor(toVersion / every) > Math.floor(fromVersion / every)) {
+      await this.saveSnapshot(streamId, state, toVersion);
+    }
+  }
+
+  private async saveSnapshot(streamId: string, state: State, version: number) {
+    try {
+      await this.snapshots.save({
+        streamId,
+        aggregateType: this.model.snapshotType,
+        schemaVersion: this.model.snapshotVersion,
+        streamVersion: version,
+        state: this.registry.transcoder.encode(this.model.toSnapshot(state)),
+      });
+    } catch {
+      // A snapshot is a cache: failing to write one must not fail the command that triggered it.
+    }
+  }
+}
+
+/** Repository for class-style aggregates. */
+export class AggregateRepository<A extends Aggregate<any>> {
+  private readonly loader: StateLoader<A>;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly aggregateClass: AggregateClass<A>,
+    private readonly options: { registry: EventRegistry; snapshots?: SnapshotPolicy },
+  ) {
+    if (typeof aggregateClass.streamType !== 'string' || aggregateClass.streamType.length === 0) {
+      throw new ValidationError('streamType', `${aggregateClass.name} must declare static readonly streamType = '...'`);
+    }
+    this.loader = new StateLoader<A>(
+      store,
+      options.registry,
+      {
+        snapshotType: aggregateClass.streamType,
+        snapshotVersion: aggregateClass.snapshotVersion,
+        initial: (id) => new aggregateClass(id),
+        evolve: (aggregate, events) => {
+          aggregate.replayHistory(events);
+          return aggregate;
+        },
+        toSnapshot: (aggregate) => aggregate.snapshotState(),
+        fromSnapshot: (snapshot, version, id) => {
+          const aggregate = new aggregateClass(id);
+          aggregate.restoreFrom(snapshot as { fields: Record<string, unknown>; status?: string }, version);
+          return aggregate;
+        },
+      },
+      options.snapshots,
+    );
+  }
+
+  streamId(id: string): string {
+    return `${this.aggregateClass.streamType}-${id}`;
+  }
+
+  /** The aggregate with its history applied; a fresh one (version 0) when the stream has no events. */
+  async load(id: string, options: LoadOptions = {}): Promise<A> {
+    const { state } = await this.loader.load(this.streamId(id), options, id);
+    return state;
+  }
+
+  /** Appends the pending events (expected version: the loaded one). Nothing to save: null. */
+  async save(aggregate: A, options: SaveOptions = {}): Promise<AppendResult | null> {
+    const pending = aggregate.pendingEvents as readonly DomainEvent[];
+    if (pending.length === 0) return null;
+    const from = aggregate.savedVersion;
+    const events = pending.map((event, i) =>
+      this.options.registry.encode(
+        {
+          ...event,
+          metadata: { ...options.metadata, ...event.metadata },
+          ...(options.eventId ? { id: options.eventId(i) } : {}),
+        },
+        `events[${i}]`,
+      ),
+    );
+    const result = await this.store.append(this.streamId(aggregate.id), events, {
+      expectedVersion: from === 0 ? 'no_stream' : from,
+    });
+    aggregate.markSaved(result.nextExpectedVersion);
+    await this.loader.afterSave(this.streamId(aggregate.id), aggregate, from, result.nextExpectedVersion);
+    return result;
+  }
+}
+
+/** Repository for functional deciders: state by stream id. */
+export class DeciderRepository<Command, Event extends DomainEvent, State> {
+  private readonly loader: StateLoader<State>;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly decider: Decider<Command, Event, State>,
+    private readonly options: { name: string; registry: EventRegistry; snapshots?: SnapshotPolicy },
+  ) {
+    this.loader = new StateLoader<State>(
+      store,
+      options.registry,
+      {
+        snapshotType: options.name,
+        snapshotVersion: decider.snapshotVersion ?? 1,
+        initial: () => decider.initialState,
+        evolve: (state, events) => evolveAll(decider, state, events as unknown as Event[]),
+        toSnapshot: (state) => state,
+        fromSnapshot: (snapshot) => snapshot as State,
+      },
+      options.snapshots,
+    );
+  }
+
+  load(streamId: string, options: LoadOptions = {}): Promise<{ state: State; version: number }> {
+    return this.loader.load(streamId, options);
+  }
+
+  /** Decides on the current state and appends the result; the events and the append result. */
+  async handle(
+    streamId: string,
+    command: Command,
+    options: SaveOptions = {},
+  ): Promise<{ events: Event[]; result: AppendResult | null; state: State }> {
+    const { state, version } = await this.load(streamId);
+    const events = decideEvents(this.decider, command, state);
+    if (events.length === 0) return { events, result: null, state };
+    const encoded = events.map((event, i) =>
+      this.options.registry.encode(
+        {
+          ...event,
+          metadata: { ...options.metadata, ...event.metadata },
+          ...(options.eventId ? { id: options.eventId(i) } : {}),
+        },
+        `events[${i}]`,
+      ),
+    );
+    const result = await this.store.append(streamId, encoded, { expectedVersion: version === 0 ? 'no_stream' : version });
+    const next = evolveAll(this.decider, state, events);
+    await this.loader.afterSave(streamId, next, version, result.nextExpectedVersion);
+    return { events, result, state: next };
+  }
+}

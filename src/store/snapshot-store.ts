@@ -1,0 +1,49 @@
+/**
+ * Snapshots of aggregate state (table `snapshots`, migration 2). A cache: any snapshot may be deleted;
+ * loads then replay more events.
+ */
+import type { SqlExecutor } from './sql-client.js';
+
+export interface Snapshot {
+  streamId: string;
+  aggregateType: string;
+  schemaVersion: number;
+  streamVersion: number;
+  /** JSON (already transcoded). */
+  state: unknown;
+}
+
+export class SnapshotStore {
+  constructor(
+    private readonly sql: SqlExecutor,
+    private readonly schema: string,
+  ) {}
+
+  /** The latest snapshot of `schemaVersion` at or below `maxVersion`. Older shapes are ignored. */
+  async latest(streamId: string, aggregateType: string, schemaVersion: number, maxVersion?: number): Promise<Snapshot | null> {
+    const rows = await this.sql.query<{ stream_version: string; state: unknown }>(
+      `SELECT stream_version::text AS stream_version, state FROM "${this.schema}".snapshots
+        WHERE stream_id = $1 AND aggregate_type = $2 AND schema_version = $3 AND ($4::bigint IS NULL OR stream_version <= $4)
+        ORDER BY stream_version DESC LIMIT 1`,
+      [streamId, aggregateType, schemaVersion, maxVersion ?? null],
+    );
+    const row = rows[0];
+    return row ? { streamId, aggregateType, schemaVersion, streamVersion: Number(row.stream_version), state: row.state } : null;
+  }
+
+  /** Saves a snapshot and keeps only the latest few per stream and type. */
+  async save(snapshot: Snapshot, keep = 3): Promise<void> {
+    await this.sql.query(
+      `INSERT INTO "${this.schema}".snapshots (stream_id, aggregate_type, schema_version, stream_version, state)
+       VALUES ($1, $2, $3, $4, $5::jsonb)
+       ON CONFLICT (stream_id, aggregate_type, stream_version) DO UPDATE SET schema_version = excluded.schema_version, state = excluded.state, created_at = now()`,
+      [snapshot.streamId, snapshot.aggregateType, snapshot.schemaVersion, snapshot.streamVersion, JSON.stringify(snapshot.state)],
+    );
+    await this.sql.query(
+      `DELETE FROM "${this.schema}".snapshots WHERE stream_id = $1 AND aggregate_type = $2 AND stream_version < (
+         SELECT min(stream_version) FROM (SELECT stream_version FROM "${this.schema}".snapshots
+           WHERE stream_id = $1 AND aggregate_type = $2 ORDER BY stream_version DESC LIMIT $3) kept)`,
+      [snapshot.streamId, snapshot.aggregateType, keep],
+    );
+  }
+}
