@@ -32,13 +32,14 @@ export interface OpenEventStoreOptions {
 
 /**
  * Opens an event store and applies migrations. Which database, first match wins:
- * `sql` (a client you manage) → `connectionString` (a server) → `dataDir` (embedded, in that folder) →
+ * `sql` (a client you manage) → `connectionString` (a server) → `dataDir` or `loadDataDir` (embedded) →
  * the `DATABASE_URL` environment variable (a server) → embedded in memory.
  */
 export async function openEventStore(options: OpenEventStoreOptions = {}): Promise<EventStore> {
   const schema = validIdentifier(options.schema ?? 'fabula', 'schema');
   const limits = { ...defaultLimits, ...options.limits };
-  const connectionString = options.connectionString ?? (options.dataDir ? undefined : process.env.DATABASE_URL || undefined);
+  const embedded = options.dataDir !== undefined || options.loadDataDir !== undefined;
+  const connectionString = options.connectionString ?? (embedded ? undefined : process.env.DATABASE_URL || undefined);
 
   let sql: SqlClient;
   let release = async () => {};

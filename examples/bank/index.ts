@@ -1,0 +1,36 @@
+/**
+ * The bank reference domain, wired: events in a registry, the account aggregate, its repository, and
+ * its commands on a command bus.
+ */
+import { AggregateRepository, CommandBus, EventRegistry, type EventStore, type SnapshotPolicy } from '../../src/index.js';
+import { BankAccount } from './account.js';
+import { CloseAccount, DepositMoney, FreezeAccount, OpenAccount, UnfreezeAccount, WithdrawMoney } from './commands.js';
+import { registerBankEvents } from './events.js';
+
+export { BankAccount } from './account.js';
+export * from './commands.js';
+export * from './events.js';
+
+export interface BankOptions {
+  store: EventStore;
+  bus: CommandBus;
+  registry?: EventRegistry;
+  snapshots?: SnapshotPolicy;
+}
+
+export function registerBank({ store, bus, registry = registerBankEvents(new EventRegistry()), snapshots }: BankOptions) {
+  const accounts = new AggregateRepository(store, BankAccount, { registry, snapshots });
+  const id = (command: { accountId: string }) => command.accountId;
+  bus
+    .registerAggregate(OpenAccount, {
+      repository: accounts,
+      id,
+      handle: (a, c) => a.open(c.owner, c.currency, c.overdraftLimit ?? 0),
+    })
+    .registerAggregate(DepositMoney, { repository: accounts, id, handle: (a, c) => a.deposit(c.amount) })
+    .registerAggregate(WithdrawMoney, { repository: accounts, id, handle: (a, c) => a.withdraw(c.amount) })
+    .registerAggregate(FreezeAccount, { repository: accounts, id, handle: (a, c) => a.freeze(c.reason) })
+    .registerAggregate(UnfreezeAccount, { repository: accounts, id, handle: (a) => a.unfreeze() })
+    .registerAggregate(CloseAccount, { repository: accounts, id, handle: (a) => a.close() });
+  return { accounts, registry };
+}
