@@ -10,7 +10,11 @@ import { ConcurrencyError, openEventStore, StoreLockedError } from '../src/index
 const dataDir = process.env.FABULA_DATA_DIR ?? '.fabula/data';
 const usingServer = Boolean(process.env.DATABASE_URL);
 
-console.log(usingServer ? `Opening the event store on ${redact(process.env.DATABASE_URL!)} ...` : `Opening the embedded event store in ${dataDir} ...`);
+console.log(
+  usingServer
+    ? `Opening the event store on ${redact(process.env.DATABASE_URL!)} ...`
+    : `Opening the embedded event store in ${dataDir} ...`,
+);
 let store;
 try {
   store = await openEventStore(usingServer ? {} : { dataDir });
@@ -29,7 +33,13 @@ console.log(`The store holds ${before} events. Opening account ${accountId}.`);
 
 const opened = await store.append(
   streamId,
-  [{ type: 'AccountOpened', data: { accountId, owner: 'Ada Lovelace', currency: 'EUR', overdraftLimit: 0 }, metadata: { userId: 'demo' } }],
+  [
+    {
+      type: 'AccountOpened',
+      data: { accountId, owner: 'Ada Lovelace', currency: 'EUR', overdraftLimit: 0 },
+      metadata: { userId: 'demo' },
+    },
+  ],
   { expectedVersion: 'no_stream' },
 );
 const deposit = await store.append(streamId, [{ type: 'MoneyDeposited', data: { accountId, amount: 10_000 } }], {
