@@ -289,3 +289,40 @@ describe.each(drivers)('inline handlers (%s)', (driver) => {
     expect(committed).toEqual(stored);
   });
 });
+
+describe.each(drivers)('batched appends (%s)', (driver) => {
+  const stores = storeFactory(driver);
+
+  it('answers each append of a batch on its own: successes, conflicts and deletions mixed', async () => {
+    const store = await stores.open();
+    for (let i = 0; i < 30; i++) await store.append(`s-${i}`, [{ type: 'Seed', data: i }]);
+    for (let i = 0; i < 30; i += 5) await store.deleteStream(`s-${i}`);
+    const head = await store.headPosition();
+    // All submitted at once: they are written as one or a few batches.
+    const results = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        store.append(
+          `s-${i}`,
+          Array.from({ length: 1 + (i % 3) }, (_, k) => ({ type: 'E', data: { i, k } })),
+          {
+            expectedVersion: i % 4 === 0 ? 0 : 1,
+          },
+        ),
+      ),
+    );
+    const expected = results.map((_, i) => (i % 5 === 0 ? 'StreamDeletedError' : i % 4 === 0 ? 'ConcurrencyError' : 'ok'));
+    expect(results.map((r) => (r.status === 'fulfilled' ? 'ok' : r.reason.name))).toEqual(expected);
+    const written = results.flatMap((r, i) => (r.status === 'fulfilled' ? [{ i, ...r.value }] : []));
+    for (const w of written) expect(w.nextExpectedVersion).toBe(2 + (w.i % 3));
+    // Positions: dense after the head, each append's events consecutive, no overlap.
+    const ranges = written.map((w) => [w.firstPosition, w.lastPosition]).sort((a, b) => Number(a[0]! - b[0]!));
+    let next = head + 1n;
+    for (const [first, last] of ranges) {
+      expect(first).toBe(next);
+      next = last! + 1n;
+    }
+    const all = await store.readAll({ after: head });
+    expect(all.map((e) => e.globalPosition)).toEqual(all.map((_, k) => head + 1n + BigInt(k)));
+    expect(all).toHaveLength(written.reduce((n, w) => n + 1 + (w.i % 3), 0));
+  });
+});

@@ -54,6 +54,7 @@ DECLARE
   prior         record;
   ids           uuid[];
   appended_any  boolean := false;
+  appended_count bigint;
 BEGIN
   -- The serialisation point: held until commit, so positions are handed out in commit order.
   PERFORM pg_advisory_xact_lock(hashtext('fabula.append'), hashtext('${s}'));
@@ -64,6 +65,63 @@ BEGIN
   -- recorded_at orders like global_position and an event's own recordedAt finds it in an asOf read.
   at := greatest(date_trunc('milliseconds', clock_timestamp()), head_at);
 
+  -- The common case, set-based: every append is to a different stream and no id needs an idempotency
+  -- lookup. Then all checks and writes are a handful of statements for the whole batch.
+  IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(batch) AS x(r) WHERE (x.r->>'callerIds')::boolean)
+     AND (jsonb_array_length(batch) = 1
+          OR (SELECT count(DISTINCT x.r->>'streamId') = count(*) FROM jsonb_array_elements(batch) AS x(r))) THEN
+    WITH request AS (
+      SELECT x.n, x.r->>'streamId' AS stream_id, x.r->>'streamType' AS stream_type, x.r->'expected' AS expected_version,
+             x.r->'events' AS events, jsonb_array_length(x.r->'events') AS n_events
+        FROM jsonb_array_elements(batch) WITH ORDINALITY AS x(r, n)
+    ), checked AS (
+      SELECT request.*, coalesce(st.version, 0) AS version_before, st.stream_id IS NOT NULL AS exists_already,
+             CASE
+               WHEN st.deleted_at IS NOT NULL THEN 'deleted'
+               WHEN (request.expected_version = '"no_stream"' AND st.stream_id IS NOT NULL)
+                 OR (request.expected_version = '"stream_exists"' AND st.stream_id IS NULL)
+                 OR (jsonb_typeof(request.expected_version) = 'number' AND request.expected_version::text::bigint <> coalesce(st.version, 0))
+                 THEN 'concurrency'
+               ELSE 'ok'
+             END AS outcome
+        FROM request LEFT JOIN "${s}".streams st ON st.stream_id = request.stream_id
+    ), placed AS (
+      -- Accepted appends take consecutive positions in batch order.
+      SELECT checked.*, head_position
+               + sum(CASE WHEN outcome = 'ok' THEN n_events ELSE 0 END) OVER (ORDER BY n)
+               - CASE WHEN outcome = 'ok' THEN n_events ELSE 0 END AS base_position
+        FROM checked
+    ), inserted AS (
+      INSERT INTO "${s}".events (global_position, event_id, stream_id, stream_version, stream_type,
+                                 event_type, schema_version, data, metadata, recorded_at)
+      SELECT p.base_position + e.i, (e.ev->>'id')::uuid, p.stream_id, p.version_before + e.i, p.stream_type,
+             e.ev->>'type', (e.ev->>'schemaVersion')::smallint, e.ev->'data', e.ev->'metadata', at
+        FROM placed p CROSS JOIN LATERAL jsonb_array_elements(p.events) WITH ORDINALITY AS e(ev, i)
+       WHERE p.outcome = 'ok'
+    ), updated AS (
+      UPDATE "${s}".streams st SET version = p.version_before + p.n_events, updated_at = at
+        FROM placed p WHERE p.outcome = 'ok' AND p.exists_already AND st.stream_id = p.stream_id
+    ), created AS (
+      INSERT INTO "${s}".streams (stream_id, stream_type, version, created_at, updated_at)
+      SELECT p.stream_id, p.stream_type, p.n_events, at, at FROM placed p WHERE p.outcome = 'ok' AND NOT p.exists_already
+    )
+    SELECT jsonb_agg(CASE outcome
+             WHEN 'ok' THEN jsonb_build_object('ok', true, 'nextExpectedVersion', version_before + n_events,
+               'firstPosition', (base_position + 1)::text, 'lastPosition', (base_position + n_events)::text, 'recordedAt', at)
+             WHEN 'deleted' THEN jsonb_build_object('error', 'deleted')
+             ELSE jsonb_build_object('error', 'concurrency', 'actual', version_before)
+           END ORDER BY n),
+           coalesce(sum(n_events) FILTER (WHERE outcome = 'ok'), 0)
+      INTO results, appended_count
+      FROM placed;
+    IF appended_count > 0 THEN
+      PERFORM pg_notify('${s}_appended', (head_position + appended_count)::text);
+    END IF;
+    RETURN results;
+  END IF;
+
+  -- The general case, one append after the other: repeated streams see each other's effects, and ids
+  -- given by callers are checked for retries.
   FOR request IN SELECT value FROM jsonb_array_elements(batch) LOOP
     sid := request->>'streamId';
     expected := request->'expected';
