@@ -21,6 +21,8 @@ import {
 
 const benchmarks: Record<string, { description: string; load: () => Promise<{ default: Benchmark }> }> = {
   append: { description: "Fabula's appends vs plain multi-row INSERTs of the same rows", load: () => import('./append.js') },
+  load: { description: 'Loading a 10,000-event aggregate: full replay vs raw SELECT, and with snapshots', load: () => import('./load.js') },
+  commands: { description: 'Bank commands/s through CommandBus.execute vs raw appends of the same events', load: () => import('./commands.js') },
 };
 
 function usage(): string {
