@@ -111,6 +111,7 @@ interface Registration {
   definition: CommandDefinition;
   streamId: (data: unknown) => string;
   authorize?: Authorize<unknown>;
+  /** `eventId` gives the events' ids; they are new (checked above, or derived from a fresh command id). */
   run: (data: unknown, context: CommandContext, metadata: EventMetadata, eventId: (index: number) => string) => Promise<Outcome>;
 }
 
@@ -137,7 +138,7 @@ export class CommandBus {
         const aggregate = await handler.repository.load(handler.id(data as Data));
         await handler.handle(aggregate, data as Data, context);
         const events = [...(aggregate.pendingEvents as readonly DomainEvent[])];
-        return { result: await handler.repository.save(aggregate, { metadata, eventId }), events };
+        return { result: await handler.repository.save(aggregate, { metadata, eventId, newIds: true }), events };
       },
     });
   }
@@ -155,6 +156,7 @@ export class CommandBus {
         const { result, events } = await handler.repository.handle(handler.streamId(data as Data), command, {
           metadata,
           eventId,
+          newIds: true,
         });
         return { result, events };
       },
@@ -204,8 +206,11 @@ export class CommandBus {
       ...(context.tenantId !== undefined ? { tenantId: context.tenantId } : {}),
     };
 
-    const recorded = await this.recordedOutcome(type, context, eventId(0));
-    if (recorded) return recorded;
+    // A command id the caller gave may have been handled before; one generated here cannot have been.
+    if (options.commandId !== undefined) {
+      const recorded = await this.recordedOutcome(type, context, eventId(0));
+      if (recorded) return recorded;
+    }
 
     for (let attempt = 1; ; attempt++) {
       try {

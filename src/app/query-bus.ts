@@ -10,13 +10,15 @@ export interface QueryDefinition<Name extends string = string, Params = unknown>
   readonly name: Name;
   readonly schema: z.ZodType<Params>;
   readonly description?: string;
+  /** The projection whose read model answers it: read-your-writes waits for this one. */
+  readonly projection?: string;
 }
 
 export function defineQuery<Name extends string, Params>(
   name: Name,
-  options: { schema: z.ZodType<Params>; description?: string },
+  options: { schema: z.ZodType<Params>; description?: string; projection?: string },
 ): QueryDefinition<Name, Params> {
-  return { name, schema: options.schema, description: options.description };
+  return { name, schema: options.schema, description: options.description, projection: options.projection };
 }
 
 export interface QueryContext {
@@ -36,6 +38,10 @@ export class QueryBus {
     if (this.handlers.has(definition.name)) throw new ValidationError('name', `query ${definition.name} already has a handler`);
     this.handlers.set(definition.name, { definition, handler: handler as Handler });
     return this;
+  }
+
+  definition(name: string): QueryDefinition | undefined {
+    return this.handlers.get(name)?.definition;
   }
 
   queries(): QueryDefinition[] {

@@ -31,6 +31,8 @@ export interface SaveOptions {
   metadata?: EventMetadata;
   /** Ids for the events, by index (the command bus derives them from the command id). */
   eventId?: (index: number) => string;
+  /** The ids are new (see AppendOptions.newIds). */
+  newIds?: boolean;
 }
 
 interface Model<State> {
@@ -61,9 +63,11 @@ class StateLoader<State> {
     if (options.atVersion !== undefined && (!Number.isSafeInteger(options.atVersion) || options.atVersion < 0)) {
       throw new ValidationError('atVersion', `${String(options.atVersion)} is not a stream version (an integer >= 0)`);
     }
-    // A snapshot knows its version, not its time: temporal loads by time replay from the start.
+    // Without a snapshot policy there are none to read. A snapshot knows its version, not its time:
+    // temporal loads by time replay from the start.
+    const usesSnapshots = this.policy.every !== undefined || this.policy.whenReplayExceeds !== undefined;
     const snapshot =
-      options.asOf === undefined && this.model.snapshotVersion > 0
+      usesSnapshots && options.asOf === undefined && this.model.snapshotVersion > 0
         ? await this.snapshots.latest(streamId, this.model.snapshotType, this.model.snapshotVersion, options.atVersion)
         : null;
     let state = snapshot
@@ -173,6 +177,7 @@ export class AggregateRepository<A extends Aggregate<any>> {
     );
     const result = await this.store.append(this.streamId(aggregate.id), events, {
       expectedVersion: from === 0 ? 'no_stream' : from,
+      newIds: options.newIds,
     });
     aggregate.markSaved(result.nextExpectedVersion);
     await this.loader.afterSave(this.streamId(aggregate.id), aggregate, from, result.nextExpectedVersion);
@@ -227,7 +232,10 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
         `events[${i}]`,
       ),
     );
-    const result = await this.store.append(streamId, encoded, { expectedVersion: version === 0 ? 'no_stream' : version });
+    const result = await this.store.append(streamId, encoded, {
+      expectedVersion: version === 0 ? 'no_stream' : version,
+      newIds: options.newIds,
+    });
     const next = evolveAll(this.decider, state, events);
     await this.loader.afterSave(streamId, next, version, result.nextExpectedVersion);
     return { events, result, state: next };

@@ -51,6 +51,12 @@ export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
 
 export interface AppendOptions {
   expectedVersion?: ExpectedVersion;
+  /**
+   * Advanced: the caller vouches that these event ids were never used before (they derive from a fresh
+   * random id), so the store skips looking for an earlier append with them. A wrong promise is still
+   * safe: the append then fails on the ids' uniqueness and is checked as a retry.
+   */
+  newIds?: boolean;
 }
 
 export interface AppendResult {

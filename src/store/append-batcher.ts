@@ -20,6 +20,8 @@ export interface AppendRequest {
   bytes: number;
   /** Set when re-sent after an unknown outcome: look its ids up even if the store generated them. */
   mayBeRetry?: boolean;
+  /** The caller vouches its ids are new (see AppendOptions.newIds). */
+  newIds?: boolean;
 }
 
 /**
@@ -90,14 +92,11 @@ export class AppendBatcher {
       try {
         const outcomes = await this.write(batch.map((p) => p.request));
         batch.forEach((p, i) => p.resolve(outcomes[i]!));
-      } catch (error) {
-        if (batch.length === 1) {
-          batch[0]!.reject(error);
-          continue;
-        }
-        // Something failed the whole transaction. Write each append alone so that only the culprit
-        // fails. If the batch did commit before its connection was lost, these retries must be answered
-        // idempotently, so their ids are looked up even where the store generated them.
+      } catch {
+        // Something failed the whole transaction: a trigger or inline handler, a lost connection, or ids
+        // promised new that were not. Write each append alone so that only the culprit fails. If the batch
+        // did commit before its connection was lost, these retries must be answered idempotently, so
+        // their ids are looked up even where the store generated them.
         for (const p of batch) {
           try {
             p.resolve((await this.write([{ ...p.request, mayBeRetry: true }]))[0]!);
@@ -149,7 +148,7 @@ function batchJson(requests: AppendRequest[]): string {
       (e) =>
         `{"id":"${e.id}","type":${JSON.stringify(e.type)},"schemaVersion":${e.schemaVersion},"data":${e.dataJson},"metadata":${e.metadataJson}}`,
     );
-    const callerIds = r.mayBeRetry === true || r.events.some((e) => e.callerId);
+    const callerIds = r.mayBeRetry === true || (r.newIds !== true && r.events.some((e) => e.callerId));
     return `{"streamId":${JSON.stringify(r.streamId)},"streamType":${JSON.stringify(r.streamType)},"expected":${JSON.stringify(r.expected)},"callerIds":${callerIds},"events":[${events.join(',')}]}`;
   });
   return `[${appends.join(',')}]`;

@@ -104,6 +104,7 @@ export class EventStore {
       expected,
       events: prepared,
       bytes,
+      newIds: options.newIds === true,
     });
     return this.toResult(streamId, expected, outcome);
   }

@@ -21,10 +21,11 @@ export class SnapshotStore {
 
   /** The latest snapshot of `schemaVersion` at or below `maxVersion`. Older shapes are ignored. */
   async latest(streamId: string, aggregateType: string, schemaVersion: number, maxVersion?: number): Promise<Snapshot | null> {
+    // ORDER BY names the table's column: the text alias would sort '9000' after '10000'.
     const rows = await this.sql.query<{ stream_version: string; state: unknown }>(
       `SELECT stream_version::text AS stream_version, state FROM "${this.schema}".snapshots
         WHERE stream_id = $1 AND aggregate_type = $2 AND schema_version = $3 AND ($4::bigint IS NULL OR stream_version <= $4)
-        ORDER BY stream_version DESC LIMIT 1`,
+        ORDER BY snapshots.stream_version DESC LIMIT 1`,
       [streamId, aggregateType, schemaVersion, maxVersion ?? null],
     );
     const row = rows[0];

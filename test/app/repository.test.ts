@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AggregateRepository, CommandBus, DeciderRepository, EventRegistry } from '../../src/index.js';
 import { BankAccount, registerBank, registerBankEvents } from '../../examples/bank/index.js';
 import { orderDecider, registerOrderEvents } from '../../examples/orders/index.js';
+import { SnapshotStore } from '../../src/store/snapshot-store.js';
 import { drivers, storeFactory } from '../support/drivers.js';
 
 describe.each(drivers)('repositories and snapshots (%s)', (driver) => {
@@ -120,6 +121,18 @@ describe.each(drivers)('repositories and snapshots (%s)', (driver) => {
       version: 11,
       status: 'open',
     });
+  });
+
+  it('picks the latest snapshot by number, also across digit boundaries (9 < 10 < 900 < 1000)', async () => {
+    const store = await stores.open();
+    const snapshots = new SnapshotStore(store.sql, store.schema);
+    for (const version of [9, 10, 900, 1000]) {
+      await snapshots.save({ streamId: 's-1', aggregateType: 't', schemaVersion: 1, streamVersion: version, state: { v: version } }, 10);
+    }
+    expect((await snapshots.latest('s-1', 't', 1))?.streamVersion).toBe(1000);
+    expect((await snapshots.latest('s-1', 't', 1, 999))?.streamVersion).toBe(900);
+    expect((await snapshots.latest('s-1', 't', 1, 99))?.streamVersion).toBe(10);
+    expect(await snapshots.latest('s-1', 't', 2)).toBeNull();
   });
 
   it('snapshots decider state too', async () => {

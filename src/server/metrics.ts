@@ -1,0 +1,89 @@
+/**
+ * Prometheus metrics (prom-client), one registry per server so that several servers in one process
+ * (tests) do not share counters.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Projections } from '../projections/projections.js';
+
+export type CommandOutcome = 'success' | 'conflict' | 'invalid' | 'forbidden' | 'rejected' | 'error';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly appends = new Counter({ name: 'fabula_appends_total', help: 'Appends committed', registers: [this.registry] });
+  readonly events = new Counter({
+    name: 'fabula_events_appended_total',
+    help: 'Events appended, by event type',
+    labelNames: ['event_type'] as const,
+    registers: [this.registry],
+  });
+  readonly commands = new Counter({
+    name: 'fabula_commands_total',
+    help: 'Commands handled, by type and outcome (success, conflict, invalid, forbidden, rejected by a business rule, error)',
+    labelNames: ['command_type', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly commandSeconds = new Histogram({
+    name: 'fabula_command_duration_seconds',
+    help: 'Command latency, by type and outcome',
+    labelNames: ['command_type', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly projectionErrors = new Counter({
+    name: 'fabula_projection_errors_total',
+    help: 'Projection daemon errors, by projection and kind (failed, parked, error)',
+    labelNames: ['projection', 'kind'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { projections?: Projections; defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'fabula_process_' });
+    const projections = options.projections;
+    if (!projections) return;
+    const lagEvents = new Gauge({
+      name: 'fabula_projection_lag_events',
+      help: 'Events appended after the projection checkpoint',
+      labelNames: ['projection', 'version', 'phase'] as const,
+      registers: [this.registry],
+    });
+    const lagSeconds = new Gauge({
+      name: 'fabula_projection_lag_seconds',
+      help: 'Age of the oldest event the projection has not applied yet',
+      labelNames: ['projection', 'version', 'phase'] as const,
+      registers: [this.registry],
+    });
+    const parked = new Gauge({
+      name: 'fabula_projection_parked_events',
+      help: 'Events in the dead-letter table, by projection',
+      labelNames: ['projection'] as const,
+      registers: [this.registry],
+      async collect() {
+        // Read once per scrape, for all three gauges.
+        const statuses = await projections.status();
+        lagEvents.reset();
+        lagSeconds.reset();
+        this.reset();
+        for (const s of statuses) {
+          const labels = { projection: s.name, version: String(s.version), phase: s.phase };
+          lagEvents.set(labels, s.lagEvents);
+          lagSeconds.set(labels, s.lagSeconds);
+          this.inc({ projection: s.name }, s.parkedEvents);
+        }
+      },
+    });
+    void parked;
+    projections.on('failed', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'failed' }));
+    projections.on('parked', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'parked' }));
+    projections.on('error', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'error' }));
+  }
+
+  recordCommand(commandType: string, outcome: CommandOutcome, seconds: number) {
+    this.commands.inc({ command_type: commandType, outcome });
+    this.commandSeconds.observe({ command_type: commandType, outcome }, seconds);
+  }
+
+  recordAppend(eventTypes: readonly string[]) {
+    this.appends.inc();
+    for (const type of eventTypes) this.events.inc({ event_type: type });
+  }
+}

@@ -1,0 +1,18 @@
+import type { FastifyRequest } from 'fastify';
+import type { Caller, ServerContext } from '../app.js';
+
+/** The caller of a request, or a 401 error when authentication refuses it. */
+export async function callerOf(context: ServerContext, request: FastifyRequest): Promise<Caller> {
+  const caller = await context.authenticate(request.headers);
+  if (!caller)
+    throw Object.assign(new Error('authentication required: send valid credentials'), {
+      statusCode: 401,
+      code: 'unauthenticated',
+    });
+  return caller;
+}
+
+export function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

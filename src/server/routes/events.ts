@@ -1,0 +1,192 @@
+/**
+ * The event log over HTTP: streams, one stream (optionally as of a time), the global order in pages,
+ * a live tail as Server-Sent Events, and aggregate state at a time (temporal query).
+ */
+import { once } from 'node:events';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { UnknownMessageError, ValidationError } from '../../core/errors.js';
+import type { ServerContext } from '../app.js';
+import { eventJson, streamJson, toJsonValue } from '../json.js';
+import { callerOf } from './caller.js';
+
+const position = z.string().regex(/^\d{1,19}$/, 'must be a global position (digits)');
+const typeList = z
+  .string()
+  .max(2000)
+  .transform((s) =>
+    s
+      .split(',')
+      .map((t) => t.trim())
+      .filter(Boolean),
+  );
+const isoTime = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+
+export function eventRoutes(context: ServerContext): FastifyPluginAsync {
+  const { store, limits } = context;
+  const limit = z.coerce.number().int().min(1).max(limits.maxPageSize).default(100);
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+
+    app.get(
+      '/streams',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'Streams, by id, a page at a time',
+          querystring: z.object({
+            type: z.string().max(256).optional(),
+            after: z.string().max(256).optional(),
+            limit,
+            includeDeleted: z.enum(['true', 'false']).optional(),
+          }),
+        },
+      },
+      async (request) => {
+        await callerOf(context, request);
+        const { type, after, limit: max, includeDeleted } = request.query;
+        const streams = await store.listStreams({ type, after, limit: max, includeDeleted: includeDeleted === 'true' });
+        return { streams: streams.map(streamJson), next: streams.length === max ? streams[streams.length - 1]!.streamId : null };
+      },
+    );
+
+    app.get(
+      '/streams/:id',
+      {
+        schema: {
+          tags: ['events'],
+          summary: "A stream's events; with asOf, as the stream was at that time",
+          params: z.object({ id: z.string().min(1).max(1024) }),
+          querystring: z.object({
+            from: z.coerce.number().int().min(0).optional(),
+            asOf: isoTime.optional(),
+            limit,
+            direction: z.enum(['forwards', 'backwards']).optional(),
+          }),
+        },
+      },
+      async (request, reply) => {
+        await callerOf(context, request);
+        const { id } = request.params;
+        const info = await store.streamInfo(id);
+        if (!info) return reply.status(404).send({ code: 'stream_not_found', message: `no stream ${JSON.stringify(id)}` });
+        const { from, asOf, limit: max, direction } = request.query;
+        const events = await store.readStream(id, { from, asOf, maxCount: max, direction });
+        return { stream: streamJson(info), events: events.map(eventJson) };
+      },
+    );
+
+    app.get(
+      '/events',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'All events in global order after a position, a page at a time',
+          querystring: z.object({
+            after: position.optional(),
+            types: typeList.optional(),
+            streamTypes: typeList.optional(),
+            limit,
+          }),
+        },
+      },
+      async (request) => {
+        await callerOf(context, request);
+        const { after, types, streamTypes, limit: max } = request.query;
+        const events = await store.readAll({ after: after ? BigInt(after) : 0n, maxCount: max, eventTypes: types, streamTypes });
+        return {
+          events: events.map(eventJson),
+          next: events.length > 0 ? events[events.length - 1]!.globalPosition.toString() : (after ?? '0'),
+        };
+      },
+    );
+
+    let openStreams = 0;
+    app.get(
+      '/events/stream',
+      {
+        schema: {
+          tags: ['events'],
+          summary: 'Live tail of the global order as Server-Sent Events (id = position; resumes from Last-Event-ID)',
+          querystring: z.object({ after: position.optional(), types: typeList.optional(), streamTypes: typeList.optional() }),
+        },
+      },
+      async (request, reply) => {
+        await callerOf(context, request);
+        if (openStreams >= limits.maxSseConnections) {
+          return reply
+            .status(503)
+            .send({ code: 'too_many_streams', message: `at most ${limits.maxSseConnections} live streams at once; retry later` });
+        }
+        const lastEventId = request.headers['last-event-id'];
+        const resumeFrom = typeof lastEventId === 'string' && /^\d{1,19}$/.test(lastEventId) ? lastEventId : request.query.after;
+        const { types, streamTypes } = request.query;
+        // Validate the filters before the stream starts, so a mistake is a 400 and not a broken stream.
+        await store.readAll({ after: 0n, maxCount: 1, eventTypes: types, streamTypes });
+
+        openStreams++;
+        const stop = new AbortController();
+        const signal = AbortSignal.any([stop.signal, context.draining.signal]);
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+          'x-request-id': request.id,
+        });
+        res.write(': connected\n\n');
+        request.raw.on('close', () => stop.abort());
+        const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+        try {
+          for await (const event of store.subscribe({
+            after: resumeFrom ? BigInt(resumeFrom) : 0n,
+            eventTypes: types,
+            streamTypes,
+            signal,
+          })) {
+            const ok = res.write(
+              `id: ${event.globalPosition}\nevent: ${event.type}\ndata: ${JSON.stringify(eventJson(event))}\n\n`,
+            );
+            if (!ok) await once(res, 'drain', { signal }).catch(() => {});
+          }
+        } catch (error) {
+          request.log.warn({ err: error }, 'event stream ended by an error');
+        } finally {
+          clearInterval(heartbeat);
+          openStreams--;
+          res.end();
+        }
+      },
+    );
+
+    app.get(
+      '/aggregates/:type/:id',
+      {
+        schema: {
+          tags: ['events'],
+          summary: "An aggregate's state now, as of a time, or at a version (temporal query)",
+          params: z.object({ type: z.string().max(100), id: z.string().min(1).max(256) }),
+          querystring: z.object({ asOf: isoTime.optional(), atVersion: z.coerce.number().int().min(0).optional() }),
+        },
+      },
+      async (request, reply) => {
+        await callerOf(context, request);
+        const { type, id } = request.params;
+        const reader = Object.hasOwn(context.aggregates, type) ? context.aggregates[type] : undefined;
+        if (!reader) throw new UnknownMessageError('query', `aggregate type ${type}`, Object.keys(context.aggregates));
+        const { asOf, atVersion } = request.query;
+        if (asOf && atVersion !== undefined) throw new ValidationError('asOf', 'give asOf or atVersion, not both');
+        const { version, state } = await reader(id, { asOf, atVersion });
+        if (version === 0)
+          return reply.status(404).send({
+            code: 'aggregate_not_found',
+            message: `no ${type} ${JSON.stringify(id)}${asOf ? ` as of ${asOf.toISOString()}` : ''}`,
+          });
+        return { type, id, version, ...(asOf ? { asOf: asOf.toISOString() } : {}), state: toJsonValue(state) };
+      },
+    );
+  };
+}

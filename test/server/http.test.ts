@@ -1,0 +1,284 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineCommand, AggregateRepository, QueryBus, defineQuery } from '../../src/index.js';
+import { BankAccount } from '../../examples/bank/index.js';
+import { drivers, storeFactory } from '../support/drivers.js';
+import { call, startServer, type FastifyInstance } from './support.js';
+
+describe.each(drivers)('HTTP API (%s)', (driver) => {
+  const stores = storeFactory(driver);
+  const apps: FastifyInstance[] = [];
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+  });
+  async function server(extra: Parameters<typeof startServer>[1] = {}) {
+    const store = await stores.open();
+    const started = await startServer(store, extra);
+    apps.push(started.app);
+    return { ...started, store };
+  }
+
+  it('handles commands: 202, then 200 for an Idempotency-Key replay', async () => {
+    const { url } = await server();
+    const open = await call(
+      url,
+      'POST',
+      '/commands/OpenAccount',
+      { accountId: 'a1', owner: 'Ada', currency: 'EUR' },
+      { 'x-correlation-id': 'corr-9' },
+    );
+    expect(open.status).toBe(202);
+    expect(open.json).toMatchObject({
+      streamId: 'account-a1',
+      nextExpectedVersion: 1,
+      firstPosition: '1',
+      lastPosition: '1',
+      correlationId: 'corr-9',
+      replayed: false,
+    });
+    const headers = { 'idempotency-key': 'key-1' };
+    const first = await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 500 }, headers);
+    const again = await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 500 }, headers);
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect({ ...again.json, replayed: false }).toEqual(first.json);
+    const state = await call(url, 'GET', '/aggregates/account/a1');
+    expect(state.json).toMatchObject({
+      type: 'account',
+      id: 'a1',
+      version: 2,
+      state: { balance: 500, owner: 'Ada', status: 'open' },
+    });
+  });
+
+  it('answers client mistakes with 4xx JSON that says what was wrong', async () => {
+    const { url, store } = await server();
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a1', owner: 'Ada', currency: 'EUR' });
+    const cases: Array<[string, string, unknown, number, string, Record<string, string>?]> = [
+      ['POST', '/commands/DepositMoney', { accountId: 'a1', amount: -1 }, 400, 'validation_failed'],
+      ['POST', '/commands/DepositMoney', { accountId: 'a1' }, 400, 'validation_failed'],
+      ['POST', '/commands/DepositMoney', '{"accountId": "a1", "amount": ', 400, 'bad_request'],
+      ['POST', '/commands/DepositMoney', [1, 2], 400, 'validation_failed'],
+      ['POST', '/commands/Teleport', { to: 'mars' }, 404, 'unknown_command'],
+      ['POST', '/commands/WithdrawMoney', { accountId: 'a1', amount: 10 }, 422, 'insufficient_funds'],
+      ['POST', '/commands/DepositMoney', { accountId: 'nobody', amount: 10 }, 422, 'illegal_state'],
+      [
+        'POST',
+        '/commands/DepositMoney',
+        { accountId: 'a1', amount: 1 },
+        400,
+        'validation_failed',
+        { 'idempotency-key': 'x'.repeat(300) },
+      ],
+      ['GET', '/streams?limit=0', undefined, 400, 'validation_failed'],
+      ['GET', '/streams?limit=100000', undefined, 400, 'validation_failed'],
+      ['GET', '/events?after=-3', undefined, 400, 'validation_failed'],
+      ['GET', '/events?types=not%20a%20type', undefined, 400, 'validation_failed'],
+      ['GET', '/streams/account-a1?asOf=yesterday', undefined, 400, 'validation_failed'],
+      ['GET', '/streams/nope-1', undefined, 404, 'stream_not_found'],
+      ['GET', '/aggregates/spaceship/1', undefined, 404, 'unknown_query'],
+      ['GET', '/aggregates/account/nobody', undefined, 404, 'aggregate_not_found'],
+      ['GET', '/no/such/route', undefined, 404, 'not_found'],
+      ['GET', '/projections', undefined, 404, 'not_found'],
+    ];
+    for (const [method, path, body, status, code, headers] of cases) {
+      const response = await call(url, method, path, body, headers);
+      expect({ path, status: response.status, code: response.json?.code }).toEqual({ path, status, code });
+      expect(typeof response.json.message).toBe('string');
+      expect(response.text).not.toContain('    at '); // never a stack trace
+    }
+    const invalid = await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 'ten' });
+    expect(invalid.json).toMatchObject({ field: 'DepositMoney.amount' });
+    const tooBig = await call(url, 'POST', '/commands/DepositMoney', {
+      accountId: 'a1',
+      amount: 1,
+      pad: 'x'.repeat(2 * 1024 * 1024),
+    });
+    expect(tooBig.status).toBe(413);
+    const text = await call(url, 'POST', '/commands/DepositMoney', 'hello', { 'content-type': 'text/plain' });
+    expect(text).toMatchObject({ status: 400, json: { field: 'DepositMoney' } });
+    const xml = await fetch(`${url}/commands/DepositMoney`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml' },
+      body: '<a/>',
+    });
+    expect(xml.status).toBe(415);
+    expect(await store.headPosition()).toBe(1n);
+  });
+
+  it('answers 409 for conflicts, with expected and actual, and for a reused Idempotency-Key', async () => {
+    const { url } = await server({ retry: { maxRetries: 0 } });
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a1', owner: 'Ada', currency: 'EUR' });
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, () => call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 1 })),
+    );
+    const conflicts = responses.filter((r) => r.status === 409);
+    expect(responses.every((r) => r.status === 202 || r.status === 409)).toBe(true);
+    if (driver === 'postgres') expect(conflicts.length).toBeGreaterThan(0);
+    for (const c of conflicts)
+      expect(c.json).toMatchObject({
+        code: 'concurrency_conflict',
+        streamId: 'account-a1',
+        expected: expect.any(Number),
+        actual: expect.any(Number),
+      });
+    await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 5 }, { 'idempotency-key': 'k' });
+    const reused = await call(url, 'POST', '/commands/WithdrawMoney', { accountId: 'a1', amount: 1 }, { 'idempotency-key': 'k' });
+    expect(reused).toMatchObject({ status: 409, json: { code: 'idempotency_conflict' } });
+  });
+
+  it('answers 403 when authorisation refuses and 401 when authentication does', async () => {
+    const store = await stores.open();
+    const Audit = defineCommand('AuditAccount', { schema: z.object({ accountId: z.string() }) });
+    const started = await startServer(store, {
+      authenticate: (headers) =>
+        headers.authorization === 'Bearer alice'
+          ? { userId: 'alice' }
+          : headers.authorization === 'Bearer bob'
+            ? { userId: 'bob' }
+            : null,
+      configure: (commands, registry) =>
+        commands.registerAggregate(Audit, {
+          repository: new AggregateRepository(store, BankAccount, { registry }),
+          id: (c) => c.accountId,
+          handle: (account) => account.freeze('audit'),
+          authorize: (_command, context) => context.userId === 'alice',
+        }),
+    });
+    apps.push(started.app);
+    const open = { accountId: 'a1', owner: 'Ada', currency: 'EUR' };
+    expect(await call(started.url, 'POST', '/commands/OpenAccount', open)).toMatchObject({
+      status: 401,
+      json: { code: 'unauthenticated' },
+    });
+    expect(await call(started.url, 'POST', '/commands/OpenAccount', open, { authorization: 'Bearer mallory' })).toMatchObject({
+      status: 401,
+    });
+    expect((await call(started.url, 'POST', '/commands/OpenAccount', open, { authorization: 'Bearer bob' })).status).toBe(202);
+    const refused = await call(
+      started.url,
+      'POST',
+      '/commands/AuditAccount',
+      { accountId: 'a1' },
+      { authorization: 'Bearer bob' },
+    );
+    expect(refused).toMatchObject({ status: 403, json: { code: 'forbidden' } });
+    expect(await store.headPosition()).toBe(1n);
+    expect(
+      (await call(started.url, 'POST', '/commands/AuditAccount', { accountId: 'a1' }, { authorization: 'Bearer alice' })).status,
+    ).toBe(202);
+    const [, frozen] = await store.readStream('account-a1');
+    expect(frozen!.metadata).toMatchObject({ userId: 'alice', commandType: 'AuditAccount' });
+  });
+
+  it('serves streams, events in global order, temporal reads and aggregate state as of a time', async () => {
+    const { url } = await server();
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a1', owner: 'Ada', currency: 'EUR' });
+    await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 100 });
+    await sleep(20);
+    const between = new Date().toISOString();
+    await sleep(20);
+    await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 50 });
+    await call(url, 'POST', '/commands/PlaceOrder', {
+      orderId: 'o1',
+      customerId: 'c1',
+      items: [{ sku: 'A', quantity: 1, priceCents: 5 }],
+    });
+
+    const streams = await call(url, 'GET', '/streams?type=account');
+    expect(streams.json.streams.map((s: { streamId: string }) => s.streamId)).toEqual(['account-a1']);
+    const stream = await call(url, 'GET', `/streams/account-a1?asOf=${encodeURIComponent(between)}`);
+    expect(stream.json.events.map((e: { type: string }) => e.type)).toEqual(['AccountOpened', 'MoneyDeposited']);
+    const page1 = await call(url, 'GET', '/events?limit=2');
+    expect(page1.json.events.map((e: { globalPosition: string }) => e.globalPosition)).toEqual(['1', '2']);
+    const page2 = await call(url, 'GET', `/events?after=${page1.json.next}&limit=2`);
+    expect(page2.json.events.map((e: { globalPosition: string }) => e.globalPosition)).toEqual(['3', '4']);
+    const orders = await call(url, 'GET', '/events?types=OrderPlaced');
+    expect(orders.json.events).toHaveLength(1);
+    const then = await call(url, 'GET', `/aggregates/account/a1?asOf=${encodeURIComponent(between)}`);
+    expect(then.json).toMatchObject({ version: 2, state: { balance: 100 } });
+    const atVersion = await call(url, 'GET', '/aggregates/account/a1?atVersion=1');
+    expect(atVersion.json).toMatchObject({ version: 1, state: { balance: 0 } });
+    const order = await call(url, 'GET', '/aggregates/order/o1');
+    expect(order.json).toMatchObject({ version: 1, state: { status: 'placed' } });
+  });
+
+  it('tails events live over Server-Sent Events, in order, resuming from Last-Event-ID', async () => {
+    const { url } = await server();
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a1', owner: 'Ada', currency: 'EUR' });
+    const controller = new AbortController();
+    const response = await fetch(`${url}/events/stream?types=MoneyDeposited`, {
+      signal: controller.signal,
+      headers: { 'last-event-id': '0' },
+    });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const received: Array<{ id: string; type: string; amount: number }> = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of response.body!) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = Object.fromEntries(
+            block
+              .split('\n')
+              .filter((l) => !l.startsWith(':'))
+              .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+          );
+          if (fields.data) received.push({ id: fields.id!, type: fields.event!, amount: JSON.parse(fields.data).data.amount });
+          if (received.length === 5) return;
+        }
+      }
+    })();
+    for (let i = 1; i <= 5; i++) await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: i });
+    await reading;
+    controller.abort();
+    expect(received.map((r) => r.amount)).toEqual([1, 2, 3, 4, 5]);
+    expect(received.map((r) => Number(r.id))).toEqual([2, 3, 4, 5, 6]);
+    expect(received.every((r) => r.type === 'MoneyDeposited')).toBe(true);
+  });
+
+  it('publishes OpenAPI, Swagger UI, the catalog, metrics and health', async () => {
+    const queries = new QueryBus().register(
+      defineQuery('ping', { schema: z.object({ n: z.coerce.number().optional() }) }),
+      async (p) => ({ pong: p.n ?? 0 }),
+    );
+    const { url } = await server({ queries });
+    const openapi = await call(url, 'GET', '/openapi.json');
+    expect(openapi.json.openapi).toMatch(/^3\./);
+    expect(Object.keys(openapi.json.paths)).toEqual(
+      expect.arrayContaining(['/commands/OpenAccount', '/commands/PlaceOrder', '/events', '/events/stream', '/queries/ping']),
+    );
+    const amount =
+      openapi.json.paths['/commands/DepositMoney'].post.requestBody.content['application/json'].schema.properties.amount;
+    expect(amount).toMatchObject({ type: 'integer' });
+    const docs = await fetch(`${url}/docs/`);
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('swagger');
+    expect((await call(url, 'GET', '/queries/ping?n=4')).json).toEqual({ pong: 4 });
+    expect((await call(url, 'GET', '/queries/ping?n=x')).status).toBe(400);
+
+    const catalog = await call(url, 'GET', '/catalog');
+    expect(Object.keys(catalog.json.$defs)).toEqual(expect.arrayContaining(['AccountOpened', 'OrderPlaced']));
+    const md = await call(url, 'GET', '/catalog?format=md');
+    expect(md.text).toContain('## AccountOpened (version 2)');
+
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'm1', owner: 'Ada', currency: 'EUR' });
+    await call(url, 'POST', '/commands/WithdrawMoney', { accountId: 'm1', amount: 5 });
+    await call(url, 'POST', '/commands/DepositMoney', { accountId: 'm1', amount: 'x' });
+    const metrics = await call(url, 'GET', '/metrics');
+    expect(metrics.text).toContain('fabula_commands_total{command_type="OpenAccount",outcome="success"} 1');
+    expect(metrics.text).toContain('fabula_commands_total{command_type="WithdrawMoney",outcome="rejected"} 1');
+    expect(metrics.text).toContain('fabula_commands_total{command_type="DepositMoney",outcome="invalid"} 1');
+    expect(metrics.text).toContain('fabula_events_appended_total{event_type="AccountOpened"} 1');
+    expect(metrics.text).toContain('fabula_command_duration_seconds_bucket');
+
+    expect((await call(url, 'GET', '/health/live')).json).toEqual({ status: 'ok' });
+    expect((await call(url, 'GET', '/health/ready')).json).toMatchObject({ status: 'ready', driver });
+  });
+});

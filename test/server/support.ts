@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify';
+import { CommandBus, EventCatalog, EventRegistry, QueryBus, type EventStore } from '../../src/index.js';
+import { buildServer, type ServerParts } from '../../src/server/app.js';
+import { registerBank, registerBankEvents } from '../../examples/bank/index.js';
+import { registerOrderEvents, registerOrders } from '../../examples/orders/index.js';
+
+/** A server with the bank and orders domains on `store`, listening on a free port. */
+export async function startServer(
+  store: EventStore,
+  extra: Partial<ServerParts> & {
+    retry?: { maxRetries: number };
+    configure?: (commands: CommandBus, registry: EventRegistry) => void;
+  } = {},
+) {
+  const registry = registerOrderEvents(registerBankEvents(new EventRegistry()));
+  const commands = new CommandBus({ store, retry: extra.retry });
+  const { accounts } = registerBank({ store, bus: commands, registry });
+  const { orders } = registerOrders({ store, bus: commands, registry });
+  extra.configure?.(commands, registry);
+  const { app } = await buildServer({
+    store,
+    commands,
+    queries: extra.queries ?? new QueryBus(),
+    catalog: new EventCatalog(registry),
+    aggregates: {
+      account: async (id, options) => {
+        const account = await accounts.load(id, options);
+        return { version: account.version, state: { ...account.snapshotState().fields, status: account.status } };
+      },
+      order: (id, options) => orders.load(`order-${id}`, options),
+    },
+    ...extra,
+  });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, url: address, registry, commands };
+}
+
+export async function call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, json, text, headers: response.headers };
+}
+
+export type { FastifyInstance };
