@@ -20,3 +20,4 @@ export { Aggregate, defineDecider, evolveAll, decideEvents, type AggregateClass,
 export * from './app/repository.js';
 export * from './app/command-bus.js';
 export * from './app/query-bus.js';
+export * from './app/app-definition.js';

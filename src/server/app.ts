@@ -7,7 +7,7 @@
  */
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { CommandBus } from '../app/command-bus.js';
 import type { QueryBus } from '../app/query-bus.js';
@@ -22,11 +22,7 @@ import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
 
-/** Reads an aggregate's state, optionally as of a time or version (for `GET /aggregates/:type/:id`). */
-export type StateReader = (
-  id: string,
-  options: { asOf?: Date; atVersion?: number },
-) => Promise<{ version: number; state: unknown }>;
+import type { StateReader } from '../app/app-definition.js';
 
 /** Who is calling: from your authentication (a gateway header, a token). Anonymous when absent. */
 export interface Caller {
@@ -56,7 +52,8 @@ export interface ServerParts {
   authenticate?: (headers: Record<string, string | string[] | undefined>) => Caller | null | Promise<Caller | null>;
   metrics?: Metrics;
   limits?: Partial<ServerLimits>;
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger for request logs. Default: no logging. */
+  logger?: FastifyBaseLogger;
   title?: string;
 }
 
@@ -93,7 +90,7 @@ export async function buildServer(parts: ServerParts): Promise<{ app: FastifyIns
   };
 
   const app = Fastify({
-    logger: parts.logger ?? false,
+    ...(parts.logger ? { loggerInstance: parts.logger } : { logger: false }),
     bodyLimit: limits.bodyLimit,
     // Correlation: a caller's X-Request-Id is kept, else one is generated; it appears in every log line.
     requestIdHeader: 'x-request-id',

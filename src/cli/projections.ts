@@ -1,0 +1,150 @@
+/** `fabula projections ...`: status, rebuild (with a progress bar), pause, resume, retry-parked. */
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { ValidationError } from '../core/errors.js';
+import { createProjections, type Projections } from '../projections/projections.js';
+import type { ProjectionStatus } from '../projections/status.js';
+import type { EventStore } from '../store/event-store.js';
+import { loadApp, openStore, output, type GlobalOptions } from './context.js';
+
+async function withProjections<T>(
+  globals: GlobalOptions,
+  run: (projections: Projections, store: EventStore) => Promise<T>,
+): Promise<T> {
+  const app = await loadApp(globals);
+  const projections = createProjections(app.projections ?? []);
+  const store = await openStore(globals, { inlineHandlers: [projections.inlineHandler] });
+  try {
+    projections.attach(store);
+    return await run(projections, store);
+  } finally {
+    await projections.stop().catch(() => {});
+    await store.close();
+  }
+}
+
+function known(projections: Projections, name: string) {
+  if (!projections.definitions.some((d) => d.name === name)) {
+    throw new ValidationError(
+      'name',
+      `unknown projection ${JSON.stringify(name)}; known: ${projections.definitions.map((d) => d.name).join(', ')}`,
+    );
+  }
+}
+
+export function projectionCommands(program: Command, globals: () => GlobalOptions) {
+  const group = program.command('projections').description('operate projections (read models)');
+
+  group
+    .command('status')
+    .description('status, checkpoint, lag and errors of every projection')
+    .action(async () => {
+      await withProjections(globals(), async (projections) => {
+        const statuses = await projections.status();
+        output(globals(), statuses, () => statuses.map(formatStatus).join('\n') || '(no projections)');
+      });
+    });
+
+  group
+    .command('rebuild')
+    .description('rebuild a projection beside the serving version, showing progress; it takes over once caught up')
+    .argument('<name>', 'projection name')
+    .option('--no-wait', 'only request the rebuild (a running server builds it)')
+    .action(async (name: string, options: { wait: boolean }) => {
+      await withProjections(globals(), async (projections, store) => {
+        known(projections, name);
+        const started = await projections.rebuild(name);
+        if (!options.wait) {
+          output(
+            globals(),
+            { projection: name, ...started },
+            () => `rebuild of ${name} requested (version ${started.version}, build ${started.build})`,
+          );
+          return;
+        }
+        // Run a daemon here too: it builds unless a server's daemon already holds the build's lease.
+        await projections.start(store);
+        const bar = globals().json
+          ? null
+          : new SingleBar({
+              format: `${name} [{bar}] {percentage}% | {value}/{total} events | {rate} ev/s | ETA {eta_formatted}`,
+              hideCursor: true,
+            });
+        bar?.start(1, 0, { rate: 0 });
+        const onProgress = (e: { projection: string; build: number; done: bigint; total: bigint; eventsPerSecond: number }) => {
+          if (e.projection !== name || e.build !== started.build) return;
+          bar?.setTotal(Math.max(1, Number(e.total)));
+          bar?.update(Number(e.done), { rate: Math.round(e.eventsPerSecond) });
+        };
+        projections.on('progress', onProgress);
+        try {
+          for (;;) {
+            const statuses = await projections.status();
+            const build = statuses.find((s) => s.name === name && s.build === started.build && s.version === started.version);
+            if (build?.status === 'failed')
+              throw new ValidationError(
+                name,
+                `the rebuild failed at position ${build.failedPosition}: ${build.lastError?.message ?? 'unknown error'}`,
+              );
+            if (build && build.phase === 'active') break;
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        } finally {
+          projections.off('progress', onProgress);
+          bar?.stop();
+        }
+        output(
+          globals(),
+          { projection: name, ...started, status: 'active' },
+          () => `${name} rebuilt and serving (version ${started.version}, build ${started.build})`,
+        );
+      });
+    });
+
+  group
+    .command('resume')
+    .description('resume a failed projection (after fixing its code or data)')
+    .argument('<name>', 'projection name')
+    .action(async (name: string) => {
+      await withProjections(globals(), async (projections) => {
+        known(projections, name);
+        await projections.resume(name);
+        output(globals(), { projection: name, resumed: true }, () => `${name} resumed`);
+      });
+    });
+
+  group
+    .command('pause')
+    .description('stop applying events to a projection until it is resumed')
+    .argument('<name>', 'projection name')
+    .action(async (name: string) => {
+      await withProjections(globals(), async (projections) => {
+        known(projections, name);
+        const p = projections as unknown as { pause?: (name: string) => Promise<unknown> };
+        if (!p.pause) throw new ValidationError('pause', 'pausing is not supported by this version');
+        await p.pause(name);
+        output(globals(), { projection: name, paused: true }, () => `${name} paused`);
+      });
+    });
+
+  group
+    .command('retry-parked')
+    .description('retry the events a projection parked in its dead-letter table')
+    .argument('<name>', 'projection name')
+    .option('--stream <id>', 'only this stream')
+    .action(async (name: string, options: { stream?: string }) => {
+      await withProjections(globals(), async (projections) => {
+        known(projections, name);
+        const retried = await projections.retryParked(name, options.stream ? { streamId: options.stream } : {});
+        output(globals(), { projection: name, retried }, () => `${retried} parked events of ${name} will be retried`);
+      });
+    });
+}
+
+function formatStatus(s: ProjectionStatus): string {
+  const lag = `lag ${s.lagEvents} events / ${s.lagSeconds.toFixed(1)} s`;
+  const problems = [s.parkedEvents ? `${s.parkedEvents} parked` : '', s.lastError ? `last error: ${s.lastError.message}` : '']
+    .filter(Boolean)
+    .join('; ');
+  return `${s.name} v${s.version}${s.build ? `.${s.build}` : ''} [${s.mode}, ${s.phase}] ${s.status} at ${s.checkpoint}/${s.headPosition}, ${lag}${problems ? ` (${problems})` : ''}`;
+}
