@@ -7,7 +7,7 @@
  * strictly one at a time across all processes, and a batch whose premise is stale (a zombie daemon that
  * lost its lease, an inline append that got there first) changes nothing and rolls back.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent } from '../core/events.js';
 import type { EventStore } from '../store/event-store.js';
 import type { SqlExecutor } from '../store/sql-client.js';
@@ -126,6 +126,8 @@ export class InstanceRunner {
         continue;
       }
       if (!progressed) await this.waitForWork(appended, control);
+      // PGlite answers without I/O: let timers (the heartbeat, the application's) run between batches.
+      else await yieldToEventLoop();
     }
     this.stopHeartbeat();
     if (!this.store.isClosed) await this.store.sql.query(this.sql.release, [this.id, this.host.owner]).catch(() => {});

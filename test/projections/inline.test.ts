@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ProjectionFailedError, ValidationError } from '../../src/index.js';
 import { drivers } from '../support/drivers.js';
@@ -70,17 +71,16 @@ describe.each(drivers)('inline projections (%s)', (driver) => {
     const plain = await factory.openSeparate(store.schema); // a process that does not know the projection
     await deposit(plain, 45, { streams: 4 });
     const sql = await factory.sql();
-    const table = await projections.table('counters', 'counters').catch(() => null);
-    expect(table).not.toBeNull();
-    expect((await readCounters(sql, table!)).reduce((n, r) => n + r.events, 0)).toBe(1);
+    const table = await projections.attach(store).table('counters', 'counters');
+    expect((await readCounters(sql, table)).reduce((n, r) => n + r.events, 0)).toBe(1);
     // Appends through the inline store while it is behind leave their events to the daemon too.
     await store.append('acct-0', [{ type: 'Deposited', data: { amount: 2 } }]);
     await projections.start(store);
     await projections.waitFor('counters', await store.headPosition(), { timeout: 20_000 });
     const result = await store.append('acct-9', [{ type: 'Deposited', data: { amount: 9 } }]);
-    expect((await readCounters(sql, table!)).find((r) => r.stream_id === 'acct-9')).toMatchObject({ events: 1 });
+    expect((await readCounters(sql, table)).find((r) => r.stream_id === 'acct-9')).toMatchObject({ events: 1 });
     expect((await projections.status())[0]!.checkpoint).toBe(result.lastPosition);
-    expect(await readCounters(sql, table!)).toEqual(await expectedCounters(store));
+    expect(await readCounters(sql, table)).toEqual(await expectedCounters(store));
     const anomalies = await sql.query(`SELECT * FROM ${await projections.table('counters', 'anomalies')}`);
     expect(anomalies).toEqual([]);
   });
@@ -92,25 +92,32 @@ describe.each(drivers)('inline projections (%s)', (driver) => {
     await deposit(plain, 200, { streams: 9 });
     let writing = true;
     const writer = (async () => {
-      for (let i = 0; writing; i++) await store.append(`w-${i % 4}`, [{ type: 'Deposited', data: { amount: i } }]);
+      for (let i = 0; writing; i++) {
+        await store.append(`w-${i % 4}`, [{ type: 'Deposited', data: { amount: i } }]);
+        await sleep(1); // PGlite answers without I/O: a tight loop would starve every timer
+      }
     })();
-    await projections.start(store);
-    await waitUntil(
-      async () => (await projections.status())[0]!.lagEvents === 0 && (await store.headPosition()) > 260n,
-      30_000,
-      'catch-up',
-    );
-    // Caught up while appends went on: from here every append is applied in its own transaction.
     const sql = await factory.sql();
-    const table = await projections.table('counters', 'counters');
-    for (let i = 0; i < 5; i++) {
-      const r = await store.append('probe-1', [{ type: 'Deposited', data: { amount: 1 } }]);
-      expect((await readCounters(sql, table)).find((row) => row.stream_id === 'probe-1')!.last_version).toBe(
-        r.nextExpectedVersion,
+    let table: string;
+    try {
+      await projections.start(store);
+      await waitUntil(
+        async () => (await projections.status())[0]!.lagEvents === 0 && (await store.headPosition()) > 260n,
+        30_000,
+        'catch-up',
       );
+      // Caught up while appends went on: from here every append is applied in its own transaction.
+      table = await projections.table('counters', 'counters');
+      for (let i = 0; i < 5; i++) {
+        const r = await store.append('probe-1', [{ type: 'Deposited', data: { amount: 1 } }]);
+        expect((await readCounters(sql, table)).find((row) => row.stream_id === 'probe-1')!.last_version).toBe(
+          r.nextExpectedVersion,
+        );
+      }
+    } finally {
+      writing = false;
+      await writer;
     }
-    writing = false;
-    await writer;
     await projections.waitFor('counters', await store.headPosition());
     expect(await readCounters(sql, table)).toEqual(await expectedCounters(store));
   });
