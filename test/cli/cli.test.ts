@@ -1,0 +1,168 @@
+/** The real `fabula` binary, on the embedded store and (when DATABASE_URL is set) the server. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { drivers, serverUrl, uniqueSchema } from '../support/drivers.js';
+import { fabula, fabulaBin } from '../support/cli.js';
+import { createPostgresClient } from '../../src/index.js';
+
+const folders: string[] = [];
+const schemas: string[] = [];
+afterAll(async () => {
+  for (const f of folders) fs.rmSync(f, { recursive: true, force: true });
+  if (serverUrl && schemas.length) {
+    const sql = await createPostgresClient({ connectionString: serverUrl });
+    for (const s of schemas) await sql.exec(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+    await sql.close();
+  }
+});
+
+describe.each(drivers)('fabula CLI (%s)', (driver) => {
+  function target(): Record<string, string> {
+    if (driver === 'postgres') {
+      const schema = uniqueSchema('cli');
+      schemas.push(schema);
+      return { DATABASE_URL: serverUrl!, FABULA_SCHEMA: schema };
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fabula-cli-'));
+    folders.push(dir);
+    return { FABULA_DATA_DIR: dir };
+  }
+  const run = (env: Record<string, string>, ...args: string[]) =>
+    fabula(env.FABULA_SCHEMA ? ['--schema', env.FABULA_SCHEMA, ...args] : args, env);
+
+  it('appends, reads, lists, shows state and checks a consistent store', async () => {
+    const env = target();
+    const opened = await run(
+      env,
+      'append',
+      'account-c1',
+      'AccountOpened',
+      '{"accountId":"c1","owner":"Ada","currency":"EUR","overdraftLimit":0}',
+      '--expected-version',
+      'no_stream',
+    );
+    expect(opened).toMatchObject({ code: 0, stdout: 'appended AccountOpened to account-c1 at version 1, position 1\n' });
+    expect(
+      (await run(env, 'append', 'account-c1', 'MoneyDeposited', '{"accountId":"c1","amount":70}', '--expected-version', '1'))
+        .code,
+    ).toBe(0);
+    const conflict = await run(
+      env,
+      'append',
+      'account-c1',
+      'MoneyDeposited',
+      '{"accountId":"c1","amount":1}',
+      '--expected-version',
+      '1',
+    );
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toContain('expected version 1 but is at version 2');
+
+    const read = await run(env, '--json', 'read', 'account-c1');
+    expect(JSON.parse(read.stdout).map((e: { type: string }) => e.type)).toEqual(['AccountOpened', 'MoneyDeposited']);
+    const streams = await run(env, 'streams');
+    expect(streams.stdout).toContain('account-c1');
+    const state = await run(env, '--json', 'state', 'account', 'c1');
+    expect(JSON.parse(state.stdout)).toMatchObject({ version: 2, state: { balance: 70, status: 'open' } });
+    const check = await run(env, 'check');
+    expect(check).toMatchObject({ code: 0 });
+    expect(check.stdout).toContain('consistent: 2 events in 1 streams');
+    const catalog = await run(env, 'catalog', '--format', 'json');
+    expect(Object.keys(JSON.parse(catalog.stdout).$defs)).toContain('MoneyDeposited');
+    expect((await run(env, 'migrate')).stdout).toMatch(/is at version \d+/);
+  });
+
+  it('refuses junk input with a clear message and no stack trace', async () => {
+    const env = target();
+    const cases: Array<[string[], RegExp]> = [
+      [['append', 'account-1', 'E', '{not json'], /data: is not valid JSON/],
+      [['append', '', 'E'], /streamId: must not be empty/],
+      [['append', 'account-1', 'bad type!'], /not a valid event type/],
+      [['append', 'account-1', 'E', '{}', '--expected-version', 'soon'], /expectedVersion/],
+      [['append', 'account-1', 'E', '{}', '--id', 'not-a-uuid'], /is not a UUID/],
+      [['read', 'account-1', '--limit', '-4'], /--limit/],
+      [['read', 'account-1', '--as-of', 'yesterday'], /--as-of.*ISO 8601/],
+      [['read', 'nope-1'], /no stream "nope-1"/],
+      [['state', 'spaceship', '1'], /unknown aggregate type "spaceship"/],
+      [['state', 'account', 'nobody'], /no account "nobody"/],
+      [['tail', '--after', 'x'], /--after/],
+      [['projections', 'rebuild', 'no-such-projection'], /unknown projection/],
+      [['--schema', 'Bad Schema', 'streams'], /schema/],
+      [['catalog', '--format', 'pdf'], /Allowed choices are json, md/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await run(env, ...args);
+      expect({ args, code: result.code }).toEqual({ args, code: expect.any(Number) });
+      expect(result.code, args.join(' ')).not.toBe(0);
+      expect(result.stderr, args.join(' ')).toMatch(message);
+      expect(result.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('reports inconsistencies and exits 1', async () => {
+    const env = target();
+    for (let i = 1; i <= 3; i++) await run(env, 'append', 'thing-1', 'Happened', `{"n":${i}}`);
+    // Damage the store behind Fabula's back: remove an event from the middle, break a stream's version.
+    if (driver === 'postgres') {
+      const sql = await createPostgresClient({ connectionString: serverUrl! });
+      await sql.exec(`DELETE FROM "${env.FABULA_SCHEMA}".events WHERE global_position = 2;
+        UPDATE "${env.FABULA_SCHEMA}".streams SET version = 7`);
+      await sql.close();
+    } else {
+      const { PGlite } = await import('@electric-sql/pglite');
+      const db = await PGlite.create({ dataDir: path.join(env.FABULA_DATA_DIR!, 'pgdata') });
+      await db.exec('DELETE FROM fabula.events WHERE global_position = 2; UPDATE fabula.streams SET version = 7');
+      await db.close();
+    }
+    const check = await run(env, 'check');
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain('INCONSISTENT');
+    expect(check.stdout).toContain('[global positions dense]');
+    expect(check.stdout).toContain('[stream versions contiguous] stream "thing-1"');
+    expect(check.stdout).toContain('[streams table matches events]');
+  });
+
+  it('tails events live until interrupted', async () => {
+    const env = target();
+    await run(env, 'append', 'a-1', 'Before', '{}');
+    const args = env.FABULA_SCHEMA ? ['--schema', env.FABULA_SCHEMA, 'tail', '--after', '0'] : ['tail', '--after', '0'];
+    const childEnv = Object.fromEntries(
+      Object.entries({ ...process.env, DATABASE_URL: undefined, FABULA_DATA_DIR: undefined, ...env }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    ) as NodeJS.ProcessEnv;
+    if (driver === 'pglite') {
+      // One process at a time on an embedded folder: the tail holds it, so an append from another process is refused.
+      const tail = spawn(process.execPath, [fabulaBin, ...args], { env: childEnv });
+      let out = '';
+      tail.stdout.on('data', (d) => (out += d));
+      await waitFor(() => out.includes('Before'));
+      const refused = await run(env, 'append', 'a-1', 'After', '{}');
+      expect(refused.stderr).toContain('is in use by another process');
+      tail.kill('SIGINT');
+      expect(await new Promise((r) => tail.on('exit', r))).toBe(0);
+      return;
+    }
+    const tail = spawn(process.execPath, [fabulaBin, ...args], { env: childEnv });
+    let out = '';
+    tail.stdout.on('data', (d) => (out += d));
+    await waitFor(() => out.includes('Before'));
+    await run(env, 'append', 'a-1', 'After', '{"late":true}');
+    await waitFor(() => out.includes('After'));
+    tail.kill('SIGINT');
+    expect(await new Promise((r) => tail.on('exit', r))).toBe(0);
+    expect(out.indexOf('Before')).toBeLessThan(out.indexOf('After'));
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
