@@ -171,8 +171,8 @@ export function projectionSql(schema: string) {
       SELECT $1, (e->>'position')::bigint, e->>'streamId', (e->>'id')::uuid, e->>'type', 'behind'
       FROM jsonb_array_elements($2::jsonb) AS e ON CONFLICT DO NOTHING`,
     streamsToRetry: `SELECT DISTINCT stream_id FROM ${parked} WHERE projection_id = $1 AND retry_requested`,
-    parkedOfStream: `SELECT global_position::text AS global_position FROM ${parked}
-      WHERE projection_id = $1 AND stream_id = $2 ORDER BY global_position`,
+    parkedOfStream: `SELECT x.global_position::text AS global_position FROM ${parked} x
+      WHERE x.projection_id = $1 AND x.stream_id = $2 ORDER BY x.global_position`,
     unpark: `DELETE FROM ${parked} WHERE projection_id = $1 AND global_position = $2`,
     /** $1 id, $2 position, $3 error: a retried event failed again; it heads its stream's queue. */
     failAgain: `UPDATE ${parked} SET reason = 'failed', error = $3, attempts = attempts + 1, retry_requested = false
