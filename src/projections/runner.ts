@@ -84,6 +84,7 @@ export class InstanceRunner {
   private readonly positionRate = new RateMeter();
   private readonly ref: InstanceRef;
   private readonly readAllSql: string;
+  private readonly handles: Set<string>;
 
   constructor(
     private readonly host: RunnerHost,
@@ -94,7 +95,8 @@ export class InstanceRunner {
     this.id = row.id;
     this.phase = row.phase;
     this.ref = { projection: row.name, version: row.version, build: row.build };
-    this.readAllSql = statements(host.store.schema).readAll({ eventTypes: true, streamTypes: false });
+    this.readAllSql = statements(host.store.schema).readAll({ eventTypes: false, streamTypes: false });
+    this.handles = new Set(definition.handles);
     this.done = this.loop();
   }
 
@@ -238,13 +240,13 @@ export class InstanceRunner {
       await this.housekeeping();
       return false;
     }
-    const events = await this.store.readAll({
-      after: this.checkpoint,
-      maxCount: this.host.settings.batchSize,
-      eventTypes: this.definition.handles,
-    });
-    const full = events.length === this.host.settings.batchSize;
-    const lastRead = events.length > 0 ? events[events.length - 1]!.globalPosition : 0n;
+    // Pages of the whole log, filtered here: a range scan of the primary key that stops at the page
+    // size whatever the statistics say. (`readAll` with `eventTypes` can make PostgreSQL fetch and sort
+    // every later event of those types for each page, which makes a catch-up quadratic.)
+    const page = await this.store.readAll({ after: this.checkpoint, maxCount: this.host.settings.batchSize });
+    const events = page.filter((e) => this.handles.has(e.type));
+    const full = page.length === this.host.settings.batchSize;
+    const lastRead = page.length > 0 ? page[page.length - 1]!.globalPosition : 0n;
     // A page that is not full saw everything up to the head read before it, and the read itself saw a
     // complete prefix of the log up to its last event (docs/global-order.md): the later of the two.
     const target = full || lastRead > this.head ? lastRead : this.head;
@@ -277,9 +279,10 @@ export class InstanceRunner {
         if (options.holdAppends) {
           await tx.query(this.sql.holdAppends, [this.store.schema]);
           const head = BigInt((await tx.query<{ position: string }>(this.sql.head))[0]!.position);
-          batch = await this.readInside(tx, from);
-          const full = batch.length === this.host.settings.batchSize;
-          const lastRead = batch.length > 0 ? batch[batch.length - 1]!.globalPosition : 0n;
+          const page = await this.readInside(tx, from);
+          batch = page.filter((e) => this.handles.has(e.type));
+          const full = page.length === this.host.settings.batchSize;
+          const lastRead = page.length > 0 ? page[page.length - 1]!.globalPosition : 0n;
           to = full || lastRead > head ? lastRead : head;
           promote &&= !full;
         }
@@ -304,7 +307,7 @@ export class InstanceRunner {
   }
 
   private async readInside(tx: SqlExecutor, after: bigint): Promise<RecordedEvent[]> {
-    const rows = await tx.query<EventRow>(this.readAllSql, [after, this.host.settings.batchSize, this.definition.handles]);
+    const rows = await tx.query<EventRow>(this.readAllSql, [after, this.host.settings.batchSize]);
     return rows.map(toRecordedEvent);
   }
 
