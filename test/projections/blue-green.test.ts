@@ -99,10 +99,16 @@ describe.each(drivers)('blue/green rebuilds (%s)', (driver) => {
 
     await next.waitFor('counters', await store.headPosition(), { timeout: 20_000 });
     expect(await next.table('counters', 'counters')).toBe(`"${store.schema}_p_counters_v2"."counters"`);
-    expect(await readCounters(sql, await next.table('counters', 'counters'))).toEqual(await expectedCounters(store));
+    const built = await readCounters(sql, await next.table('counters', 'counters'));
+    expect(built).toEqual(await expectedCounters(store));
     expect(await sql.query(`SELECT * FROM ${await next.table('counters', 'anomalies')}`)).toEqual([]);
+    // And row by row against the same code built from scratch on the quiet log.
+    const fresh = await factory.projections([counters({ name: 'counters-fresh' })], { batchSize: 500 }).start(store);
+    await fresh.waitFor('counters-fresh', await store.headPosition(), { timeout: 20_000 });
+    expect(built).toEqual(await readCounters(sql, await fresh.table('counters-fresh', 'counters')));
+    await fresh.stop();
     // The old version is retired: its daemon lets go and, after the grace period, its tables are dropped.
-    expect((await next.status()).map((s) => [s.version, s.phase])).toEqual([[2, 'active']]);
+    expect((await next.status()).filter((s) => s.name === 'counters').map((s) => [s.version, s.phase])).toEqual([[2, 'active']]);
     await waitUntil(async () => !(await schemaExists(sql, `${store.schema}_p_counters_v1`)), 15_000, 'old schema dropped');
   });
 
