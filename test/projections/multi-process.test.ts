@@ -122,7 +122,7 @@ describe.each(drivers)('projection daemons in several processes (%s)', (driver) 
   it.runIf(driver === 'postgres')('two daemons: one runs the projection, the other takes over when it is killed', async () => {
     const store = await factory.open();
     const admin = factory.projections([counters()]).attach(store);
-    const options = { leaseTtlMs: 1_500, batchSize: 20 };
+    const options = { leaseTtlMs: 3_000, batchSize: 20 };
     const daemons = [spawnDaemon(store.schema, 'first', options), spawnDaemon(store.schema, 'second', options)];
     await Promise.all(daemons.map((d) => waitForLine(d, (l) => l === 'ready')));
     const writing = writer(store);
