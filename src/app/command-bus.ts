@@ -96,7 +96,7 @@ export interface DeciderHandler<Data, Type extends string> {
 }
 
 export interface CommandRetryPolicy {
-  /** Retries after a ConcurrencyError. Default 5. */
+  /** Retries after a ConcurrencyError (another process wrote the stream first). Default 10. */
   maxRetries: number;
   baseDelayMs: number;
   maxDelayMs: number;
@@ -121,9 +121,10 @@ const COMMAND_EVENT_NAMESPACE = '6f3b8d2e-3c1a-4b7e-9a55-2f0d1c9e7a41';
 export class CommandBus {
   private readonly registrations = new Map<string, Registration>();
   private readonly retry: CommandRetryPolicy;
+  private readonly streamQueues = new Map<string, Promise<void>>();
 
   constructor(private readonly options: { store: EventStore; retry?: Partial<CommandRetryPolicy> }) {
-    this.retry = { maxRetries: 5, baseDelayMs: 5, maxDelayMs: 200, ...options.retry };
+    this.retry = { maxRetries: 10, baseDelayMs: 5, maxDelayMs: 250, ...options.retry };
   }
 
   /** Handles `definition` with a class-style aggregate. */
@@ -212,6 +213,39 @@ export class CommandBus {
       if (recorded) return recorded;
     }
 
+    return this.oneAtATime(streamId, () =>
+      this.decideWithRetries(type, registration, data, context, metadata, eventId, streamId),
+    );
+  }
+
+  /**
+   * Commands for one stream run one after the other within this process: racing them would only make
+   * all but one fail and retry. Conflicts with other processes are still retried.
+   */
+  private async oneAtATime<T>(streamId: string, run: () => Promise<T>): Promise<T> {
+    const previous = this.streamQueues.get(streamId) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const tail = previous.then(() => mine);
+    this.streamQueues.set(streamId, tail);
+    await previous;
+    try {
+      return await run();
+    } finally {
+      release();
+      if (this.streamQueues.get(streamId) === tail) this.streamQueues.delete(streamId);
+    }
+  }
+
+  private async decideWithRetries(
+    type: string,
+    registration: Registration,
+    data: unknown,
+    context: CommandContext,
+    metadata: EventMetadata,
+    eventId: (index: number) => string,
+    streamId: string,
+  ): Promise<CommandResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         const outcome = await registration.run(data, context, metadata, eventId);

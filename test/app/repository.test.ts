@@ -127,7 +127,10 @@ describe.each(drivers)('repositories and snapshots (%s)', (driver) => {
     const store = await stores.open();
     const snapshots = new SnapshotStore(store.sql, store.schema);
     for (const version of [9, 10, 900, 1000]) {
-      await snapshots.save({ streamId: 's-1', aggregateType: 't', schemaVersion: 1, streamVersion: version, state: { v: version } }, 10);
+      await snapshots.save(
+        { streamId: 's-1', aggregateType: 't', schemaVersion: 1, streamVersion: version, state: { v: version } },
+        10,
+      );
     }
     expect((await snapshots.latest('s-1', 't', 1))?.streamVersion).toBe(1000);
     expect((await snapshots.latest('s-1', 't', 1, 999))?.streamVersion).toBe(900);

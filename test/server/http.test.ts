@@ -109,11 +109,22 @@ describe.each(drivers)('HTTP API (%s)', (driver) => {
   });
 
   it('answers 409 for conflicts, with expected and actual, and for a reused Idempotency-Key', async () => {
-    const { url } = await server({ retry: { maxRetries: 0 } });
+    const { url, store } = await server({ retry: { maxRetries: 0 } });
     await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a1', owner: 'Ada', currency: 'EUR' });
+    // Another writer (another process, say) keeps appending to the same stream meanwhile.
+    const other = driver === 'postgres' ? await stores.openSeparate(store.schema) : store;
+    let writing = true;
+    const interference = (async () => {
+      while (writing) {
+        await other.append('account-a1', [{ type: 'MoneyDeposited', data: { accountId: 'a1', amount: 1 } }]);
+        await new Promise((r) => setImmediate(r)); // PGlite never waits on I/O: let the server run
+      }
+    })();
     const responses = await Promise.all(
       Array.from({ length: 12 }, () => call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 1 })),
     );
+    writing = false;
+    await interference;
     const conflicts = responses.filter((r) => r.status === 409);
     expect(responses.every((r) => r.status === 202 || r.status === 409)).toBe(true);
     if (driver === 'postgres') expect(conflicts.length).toBeGreaterThan(0);
