@@ -1,20 +1,68 @@
 /**
  * The reference application served by `npm start` / `fabula serve`: the bank and the orders domains,
- * with their read models.
+ * their read models (`account-balances`, inline; `orders-for-display`, async) and queries on them.
  */
-import { defineApp, EventRegistry } from '../src/index.js';
+import { z } from 'zod';
+import { defineApp, defineQuery, EventRegistry, NotFoundError } from '../src/index.js';
+import { accountBalances, listAccountBalances, pageAccountBalances, readAccountBalance } from './bank/account-balances.js';
 import { registerBank, registerBankEvents } from './bank/index.js';
 import { registerOrderEvents, registerOrders } from './orders/index.js';
+import { listOrdersForCustomer, ordersForDisplay, readOrderForDisplay } from './orders/orders-for-display.js';
 
 const registry = registerOrderEvents(registerBankEvents(new EventRegistry()));
+const page = z.coerce.number().int().min(1).max(1000).optional();
+
+export const AccountBalancesQuery = defineQuery('account-balances', {
+  projection: 'account-balances',
+  description: 'One account by accountId; or the accounts of an owner; or all accounts, a page at a time (after, limit).',
+  schema: z.object({
+    accountId: z.string().min(1).max(100).optional(),
+    owner: z.string().min(1).max(200).optional(),
+    after: z.string().max(100).optional(),
+    limit: page,
+  }),
+});
+
+export const OrdersForDisplayQuery = defineQuery('orders-for-display', {
+  projection: 'orders-for-display',
+  description: 'One order by orderId, or the orders of a customer (newest first).',
+  schema: z
+    .object({ orderId: z.string().min(1).max(100).optional(), customerId: z.string().min(1).max(100).optional(), limit: page })
+    .refine((q) => (q.orderId === undefined) !== (q.customerId === undefined), {
+      message: 'give exactly one of orderId or customerId',
+    }),
+});
 
 export default defineApp({
   name: 'Fabula bank and orders',
   registry,
-  projections: [],
-  setup({ store, commands }) {
+  projections: [accountBalances, ordersForDisplay],
+  setup({ store, commands, queries, projections }) {
     const { accounts } = registerBank({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
     const { orders } = registerOrders({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
+
+    queries.register(AccountBalancesQuery, async ({ accountId, owner, after, limit }) => {
+      if (accountId !== undefined) {
+        const account = await readAccountBalance(projections, store.sql, accountId);
+        if (!account) throw new NotFoundError(`no account ${JSON.stringify(accountId)}`);
+        return account;
+      }
+      const items =
+        owner !== undefined
+          ? await listAccountBalances(projections, store.sql, owner)
+          : await pageAccountBalances(projections, store.sql, { after, limit });
+      return { items, next: owner === undefined && items.length === (limit ?? 100) ? items[items.length - 1]!.accountId : null };
+    });
+    queries.register(OrdersForDisplayQuery, async ({ orderId, customerId, limit }) => {
+      if (orderId !== undefined) {
+        const order = await readOrderForDisplay(projections, store.sql, orderId);
+        if (!order)
+          throw new NotFoundError(`no order ${JSON.stringify(orderId)} (yet: pass minPosition to wait for your own write)`);
+        return order;
+      }
+      return { items: await listOrdersForCustomer(projections, store.sql, customerId!, { limit }) };
+    });
+
     return {
       aggregates: {
         account: async (id, options) => {

@@ -127,6 +127,20 @@ export async function readAccountBalance(
   return rows[0] ? toBalance(rows[0]) : null;
 }
 
+/** All accounts by account id, a page at a time: pass the last id of a page as `after`. */
+export async function pageAccountBalances(
+  projections: Projections,
+  sql: SqlExecutor,
+  options: { after?: string; limit?: number } = {},
+): Promise<AccountBalance[]> {
+  const table = await projections.table('account-balances', 'accounts');
+  const rows = await sql.query<AccountRow>(
+    `SELECT ${COLUMNS} FROM ${table} a WHERE ($1::text IS NULL OR a.account_id > $1) ORDER BY a.account_id LIMIT $2`,
+    [options.after ?? null, options.limit ?? 100],
+  );
+  return rows.map(toBalance);
+}
+
 /** An owner's accounts, by account id. */
 export async function listAccountBalances(projections: Projections, sql: SqlExecutor, owner: string): Promise<AccountBalance[]> {
   const table = await projections.table('account-balances', 'accounts');

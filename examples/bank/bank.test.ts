@@ -107,10 +107,18 @@ describe('bank events as versioned contracts', () => {
       const bus = new CommandBus({ store });
       const { accounts } = registerBank({ store, bus });
       // Written years ago by the v1 code: no overdraftLimit, schemaVersion 1. Never migrated.
-      await store.append('account-legacy', [{ type: 'AccountOpened', schemaVersion: 1, data: { accountId: 'legacy', owner: 'Old', currency: 'EUR' } }]);
+      await store.append('account-legacy', [
+        { type: 'AccountOpened', schemaVersion: 1, data: { accountId: 'legacy', owner: 'Old', currency: 'EUR' } },
+      ]);
       const account = await accounts.load('legacy');
-      expect({ owner: account.owner, overdraftLimit: account.overdraftLimit, status: account.status }).toEqual({ owner: 'Old', overdraftLimit: 0, status: 'open' });
-      await expect(bus.execute('WithdrawMoney', { accountId: 'legacy', amount: 1 })).rejects.toMatchObject({ code: 'insufficient_funds' });
+      expect({ owner: account.owner, overdraftLimit: account.overdraftLimit, status: account.status }).toEqual({
+        owner: 'Old',
+        overdraftLimit: 0,
+        status: 'open',
+      });
+      await expect(bus.execute('WithdrawMoney', { accountId: 'legacy', amount: 1 })).rejects.toMatchObject({
+        code: 'insufficient_funds',
+      });
       const [stored] = await store.readStream('account-legacy');
       expect(stored).toMatchObject({ schemaVersion: 1, data: { accountId: 'legacy', owner: 'Old', currency: 'EUR' } });
     } finally {

@@ -120,9 +120,7 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
     .action(async (name: string) => {
       await withProjections(globals(), async (projections) => {
         known(projections, name);
-        const p = projections as unknown as { pause?: (name: string) => Promise<unknown> };
-        if (!p.pause) throw new ValidationError('pause', 'pausing is not supported by this version');
-        await p.pause(name);
+        await projections.pause(name);
         output(globals(), { projection: name, paused: true }, () => `${name} paused`);
       });
     });

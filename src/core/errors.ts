@@ -173,3 +173,10 @@ export class UnknownMessageError extends FabulaError {
     this.messageType = messageType;
   }
 }
+
+/** What was asked for does not exist (an account, an order, a read-model row). */
+export class NotFoundError extends FabulaError {
+  constructor(message: string) {
+    super('not_found', message);
+  }
+}

@@ -315,6 +315,14 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     await this.notify(projection);
     return rows.length;
   }
+  /** Stops applying events to `projection` (all its versions) until `resume`. Returns the instances paused. */
+  async pause(projection: string): Promise<number> {
+    const { store, sql } = this.attached();
+    await this.mustExist(projection);
+    const rows = await store.sql.query(sql.pause, [projection]);
+    await this.notify(projection);
+    return rows.length;
+  }
 
   /** Asks the daemon to apply parked events again (all, or one stream's), oldest first. Returns how many. */
   async retryParked(projection: string, options: { streamId?: string } = {}): Promise<number> {

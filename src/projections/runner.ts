@@ -224,7 +224,7 @@ export class InstanceRunner {
     this.phase = state.phase;
     this.checkpoint = BigInt(state.checkpoint);
     this.head = BigInt(state.head);
-    if (this.status === 'failed') return false;
+    if (this.status !== 'running') return false; // failed, or paused by an operator
     if (this.retryPending) {
       await this.retryParked();
       return true;

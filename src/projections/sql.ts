@@ -15,7 +15,7 @@ export interface InstanceRow {
   handles: string[];
   schema_name: string;
   phase: 'building' | 'active' | 'retired';
-  status: 'running' | 'failed';
+  status: 'running' | 'failed' | 'paused';
   checkpoint: string;
   lease_owner: string | null;
   lease_expires_at: Date | null;
@@ -35,7 +35,7 @@ export interface InstanceRow {
 /** A runner's view before each step: where it is, where the log is, and whether it still holds the lease. */
 export interface RunnerStateRow {
   checkpoint: string;
-  status: 'running' | 'failed';
+  status: 'running' | 'failed' | 'paused';
   phase: 'building' | 'active' | 'retired';
   mine: boolean;
   control_seq: string;
@@ -182,7 +182,9 @@ export function projectionSql(schema: string) {
     // Admin, by projection name ($1).
     resume: `UPDATE ${projections} SET status = 'running', failed_position = NULL, control_seq = control_seq + 1,
         updated_at = clock_timestamp()
-      WHERE name = $1 AND phase <> 'retired' AND status = 'failed' RETURNING id::text AS id`,
+      WHERE name = $1 AND phase <> 'retired' AND status IN ('failed', 'paused') RETURNING id::text AS id`,
+    pause: `UPDATE ${projections} SET status = 'paused', control_seq = control_seq + 1, updated_at = clock_timestamp()
+      WHERE name = $1 AND phase <> 'retired' AND status = 'running' RETURNING id::text AS id`,
     /** $2 stream id (nullable: all streams). */
     requestRetry: `UPDATE ${parked} x SET retry_requested = true FROM ${projections} p
       WHERE x.projection_id = p.id AND p.name = $1 AND p.phase <> 'retired' AND ($2::text IS NULL OR x.stream_id = $2)

@@ -15,7 +15,7 @@ export interface ProjectionStatus {
    * `running`: a daemon holds it (or, inline, appends keep it current); `rebuilding`: phase building;
    * `failed`: stopped on an event it could not apply, until `resume()`; `stopped`: no daemon runs it.
    */
-  status: 'running' | 'rebuilding' | 'failed' | 'stopped';
+  status: 'running' | 'rebuilding' | 'failed' | 'paused' | 'stopped';
   checkpoint: bigint;
   headPosition: bigint;
   /** Events appended after the checkpoint. */
@@ -43,11 +43,13 @@ export function toStatus(row: StatusRow): ProjectionStatus {
   const keptByAppends = row.mode === 'inline' && lag === 0n;
   const status = failed
     ? 'failed'
-    : !row.leased && !keptByAppends
-      ? 'stopped'
-      : row.phase === 'building'
-        ? 'rebuilding'
-        : 'running';
+    : row.status === 'paused'
+      ? 'paused'
+      : !row.leased && !keptByAppends
+        ? 'stopped'
+        : row.phase === 'building'
+          ? 'rebuilding'
+          : 'running';
   return {
     name: row.name,
     version: row.version,

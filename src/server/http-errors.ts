@@ -11,6 +11,10 @@ import {
   FabulaError,
   ForbiddenError,
   IdempotencyError,
+  NotFoundError,
+  ProjectionFailedError,
+  ProjectionNotFoundError,
+  ProjectionTimeoutError,
   StoreClosedError,
   StreamDeletedError,
   UnknownMessageError,
@@ -23,7 +27,7 @@ export interface ErrorBody {
   [detail: string]: unknown;
 }
 
-export function toHttpError(error: unknown, requestId: string): { status: number; body: ErrorBody } {
+export function toHttpError(error: unknown, requestId: string): { status: number; body: ErrorBody; retryAfterSeconds?: number } {
   if (error instanceof ValidationError)
     return { status: 400, body: { code: error.code, message: error.message, field: error.field } };
   if (error instanceof ConcurrencyError) {
@@ -41,10 +45,15 @@ export function toHttpError(error: unknown, requestId: string): { status: number
   if (error instanceof IdempotencyError)
     return { status: 409, body: { code: error.code, message: error.message, eventId: error.eventId } };
   if (error instanceof ForbiddenError) return { status: 403, body: { code: error.code, message: error.message } };
-  if (error instanceof UnknownMessageError) return { status: 404, body: { code: error.code, message: error.message } };
+  if (error instanceof UnknownMessageError || error instanceof NotFoundError || error instanceof ProjectionNotFoundError)
+    return { status: 404, body: { code: error.code, message: error.message } };
   if (error instanceof StreamDeletedError)
     return { status: 410, body: { code: error.code, message: error.message, streamId: error.streamId } };
   if (error instanceof DomainError) return { status: 422, body: { code: error.code, message: error.message } };
+  // The read model is behind (or stopped): the write happened; the caller may retry the read.
+  if (error instanceof ProjectionTimeoutError || error instanceof ProjectionFailedError) {
+    return { status: 503, body: { code: error.code, message: error.message }, retryAfterSeconds: 1 };
+  }
   if (error instanceof StoreClosedError)
     return { status: 503, body: { code: error.code, message: 'the server is shutting down; retry shortly' } };
   if (error instanceof FabulaError && (error as { status?: number }).status) {
@@ -88,7 +97,8 @@ function clientErrorCode(error: FastifyError): string {
 }
 
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
-  const { status, body } = toHttpError(error, request.id);
+  const { status, body, retryAfterSeconds } = toHttpError(error, request.id);
+  if (retryAfterSeconds) reply.header('retry-after', String(retryAfterSeconds));
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ code: body.code, status }, body.message);
   return reply.status(status).type('application/json').send(body);

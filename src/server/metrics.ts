@@ -40,38 +40,39 @@ export class Metrics {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'fabula_process_' });
     const projections = options.projections;
     if (!projections) return;
-    const lagEvents = new Gauge({
-      name: 'fabula_projection_lag_events',
-      help: 'Events appended after the projection checkpoint',
-      labelNames: ['projection', 'version', 'phase'] as const,
-      registers: [this.registry],
-    });
+    // Read once per scrape, for all three gauges: the first one registered collects, the others follow.
     const lagSeconds = new Gauge({
       name: 'fabula_projection_lag_seconds',
       help: 'Age of the oldest event the projection has not applied yet',
       labelNames: ['projection', 'version', 'phase'] as const,
-      registers: [this.registry],
+      registers: [],
     });
     const parked = new Gauge({
       name: 'fabula_projection_parked_events',
       help: 'Events in the dead-letter table, by projection',
       labelNames: ['projection'] as const,
+      registers: [],
+    });
+    new Gauge({
+      name: 'fabula_projection_lag_events',
+      help: 'Events appended after the projection checkpoint',
+      labelNames: ['projection', 'version', 'phase'] as const,
       registers: [this.registry],
       async collect() {
-        // Read once per scrape, for all three gauges.
         const statuses = await projections.status();
-        lagEvents.reset();
-        lagSeconds.reset();
         this.reset();
+        lagSeconds.reset();
+        parked.reset();
         for (const s of statuses) {
           const labels = { projection: s.name, version: String(s.version), phase: s.phase };
-          lagEvents.set(labels, s.lagEvents);
+          this.set(labels, s.lagEvents);
           lagSeconds.set(labels, s.lagSeconds);
-          this.inc({ projection: s.name }, s.parkedEvents);
+          parked.inc({ projection: s.name }, s.parkedEvents);
         }
       },
     });
-    void parked;
+    this.registry.registerMetric(lagSeconds);
+    this.registry.registerMetric(parked);
     projections.on('failed', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'failed' }));
     projections.on('parked', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'parked' }));
     projections.on('error', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'error' }));

@@ -27,7 +27,7 @@ CREATE TABLE "${s}".projections (
   schema_name        text NOT NULL UNIQUE,
   -- building: being built beside the active instance; active: serves reads; retired: replaced.
   phase              text NOT NULL CHECK (phase IN ('building', 'active', 'retired')),
-  status             text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'failed')),
+  status             text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'failed', 'paused')),
   checkpoint         bigint NOT NULL DEFAULT 0,
   lease_owner        text,
   lease_expires_at   timestamptz,

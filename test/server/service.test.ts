@@ -1,0 +1,131 @@
+/** The reference service end to end: read models over HTTP, read-your-writes, projection admin. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPostgresClient } from '../../src/index.js';
+import { startService, type Service } from '../../src/server/service.js';
+import app from '../../examples/app.js';
+import { drivers, serverUrl, uniqueSchema } from '../support/drivers.js';
+import { call } from './support.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function start(driver: string): Promise<Service> {
+  let where: { databaseUrl?: string; dataDir?: string; schema: string };
+  if (driver === 'postgres') {
+    where = { databaseUrl: serverUrl!, schema: uniqueSchema('svc') };
+    cleanups.push(async () => {
+      const sql = await createPostgresClient({ connectionString: serverUrl! });
+      const rows = await sql.query<{ nspname: string }>(
+        `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $2`,
+        [where.schema, `${where.schema}\\_p\\_%`],
+      );
+      for (const r of rows) await sql.exec(`DROP SCHEMA IF EXISTS "${r.nspname}" CASCADE`);
+      await sql.close();
+    });
+  } else {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fabula-svc-'));
+    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+    where = { dataDir, schema: 'fabula' };
+  }
+  const service = await startService({
+    app,
+    port: 0,
+    ...where,
+    projectionOptions: { pollIntervalMs: 100, leaseTtlMs: 2000, retiredDropDelayMs: 0 },
+  });
+  cleanups.push(() => service.close());
+  return service;
+}
+
+describe.each(drivers)('reference service (%s)', (driver) => {
+  it('serves read models: inline balances at once, async orders after minPosition', async () => {
+    const { url } = await start(driver);
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a1', owner: 'Ada', currency: 'EUR' });
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a2', owner: 'Ada', currency: 'USD' });
+    await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 1234 });
+    // Inline: consistent with the append, no waiting needed.
+    expect((await call(url, 'GET', '/queries/account-balances?accountId=a1')).json).toMatchObject({
+      accountId: 'a1',
+      balance: 1234,
+      status: 'open',
+      version: 2,
+    });
+    const list = await call(url, 'GET', '/queries/account-balances?limit=1');
+    expect(list.json).toMatchObject({ items: [{ accountId: 'a1' }], next: 'a1' });
+    expect(
+      (await call(url, 'GET', '/queries/account-balances?after=a1')).json.items.map((a: { accountId: string }) => a.accountId),
+    ).toEqual(['a2']);
+    expect((await call(url, 'GET', '/queries/account-balances?accountId=zz')).status).toBe(404);
+
+    const placed = await call(url, 'POST', '/commands/PlaceOrder', {
+      orderId: 'o1',
+      customerId: 'c1',
+      items: [{ sku: 'A', quantity: 2, priceCents: 250 }],
+    });
+    const order = await call(url, 'GET', `/queries/orders-for-display?orderId=o1&minPosition=${placed.json.lastPosition}`);
+    expect(order).toMatchObject({
+      status: 200,
+      json: { orderId: 'o1', customerId: 'c1', totalCents: 500, itemCount: 1, status: 'placed' },
+    });
+    const shipped = await call(url, 'POST', '/commands/ShipOrder', { orderId: 'o1', carrier: 'DHL' });
+    const mine = await call(url, 'GET', `/queries/orders-for-display?customerId=c1&minPosition=${shipped.json.lastPosition}`);
+    expect(mine.json.items).toMatchObject([{ orderId: 'o1', status: 'shipped' }]);
+    expect((await call(url, 'GET', '/queries/orders-for-display')).status).toBe(400);
+    expect((await call(url, 'GET', '/queries/orders-for-display?orderId=o1&minPosition=abc')).status).toBe(400);
+  });
+
+  it('operates projections over HTTP: status, pause, resume, rebuild, retry-parked; lag in metrics', async () => {
+    const { url, projections } = await start(driver);
+    for (let i = 0; i < 5; i++)
+      await call(url, 'POST', '/commands/PlaceOrder', {
+        orderId: `o${i}`,
+        customerId: 'c1',
+        items: [{ sku: 'A', quantity: 1, priceCents: 1 }],
+      });
+    const status = await call(url, 'GET', '/projections');
+    expect(status.json.projections.map((p: { name: string }) => p.name).sort()).toEqual([
+      'account-balances',
+      'orders-for-display',
+    ]);
+
+    expect((await call(url, 'POST', '/projections/orders-for-display/pause')).status).toBe(200);
+    const last = await call(url, 'POST', '/commands/PlaceOrder', {
+      orderId: 'late',
+      customerId: 'c1',
+      items: [{ sku: 'A', quantity: 1, priceCents: 1 }],
+    });
+    const waited = await call(url, 'GET', `/queries/orders-for-display?orderId=late&minPosition=${last.json.lastPosition}`);
+    expect(waited.status).toBe(503); // bounded wait: the projection is paused
+    expect(waited.json.code).toBe('projection_timeout');
+    expect(waited.headers.get('retry-after')).toBe('1');
+    const metrics = await call(url, 'GET', '/metrics');
+    expect(metrics.text).toMatch(
+      /fabula_projection_lag_events\{projection="orders-for-display",version="1",phase="active"\} [1-9]/,
+    );
+    expect((await call(url, 'POST', '/projections/orders-for-display/resume')).status).toBe(200);
+    expect(
+      (await call(url, 'GET', `/queries/orders-for-display?orderId=late&minPosition=${last.json.lastPosition}`)).status,
+    ).toBe(200);
+
+    const rebuild = await call(url, 'POST', '/projections/orders-for-display/rebuild');
+    expect(rebuild).toMatchObject({ status: 202, json: { projection: 'orders-for-display', build: 1 } });
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const s = (await projections.status()).filter((p) => p.name === 'orders-for-display');
+      if (s.length === 1 && s[0]!.build === 1 && s[0]!.phase === 'active') break;
+      if (Date.now() > deadline) throw new Error('rebuild did not finish');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await call(url, 'GET', '/queries/orders-for-display?customerId=c1')).json.items).toHaveLength(6);
+    expect((await call(url, 'POST', '/projections/orders-for-display/retry-parked')).json).toEqual({
+      projection: 'orders-for-display',
+      retried: 0,
+    });
+    expect((await call(url, 'POST', '/projections/nope/pause')).status).toBe(404);
+  });
+});
