@@ -4,6 +4,7 @@
  * everything else is a parameter. Bigints are selected as text (see src/store/sql-client.ts).
  */
 import { quoted } from './naming.js';
+import { appendLockKey } from '../store/statements.js';
 
 /** One projection instance (one build of one version), as read from `projections`. */
 export interface InstanceRow {
@@ -131,7 +132,7 @@ export function projectionSql(schema: string) {
      * append_batch in src/store/schema/001-event-log.ts), taken shared; appends take it exclusively.
      * Then the head, read after the lock, is final until commit.
      */
-    holdAppends: `SELECT pg_advisory_xact_lock_shared(hashtext('fabula.append'), hashtext($1))`,
+    holdAppends: `SELECT pg_advisory_xact_lock_shared(${appendLockKey('$1')})`,
     head: `SELECT last_position::text AS position FROM (${head}) h`,
     idleTimeout: `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`,
     lockTimeout: `SELECT set_config('lock_timeout', $1, true)`,

@@ -58,6 +58,14 @@ export function toStreamInfo(row: StreamRow): StreamInfo {
   };
 }
 
+/**
+ * The store's append lock (docs/global-order.md): a transaction-level advisory lock per schema. `schemaSql`
+ * is an SQL expression for the schema name: a quoted literal in the migration, a parameter elsewhere.
+ */
+export function appendLockKey(schemaSql: string): string {
+  return `hashtext('fabula.append'), hashtext(${schemaSql})`;
+}
+
 export function statements(schema: string) {
   const s = `"${schema}"`;
   return {

@@ -1,4 +1,5 @@
 import type { Migration } from '../migrations.js';
+import { appendLockKey } from '../statements.js';
 
 /**
  * Streams and events, with the two functions that write them. See docs/global-order.md for why
@@ -57,7 +58,7 @@ DECLARE
   appended_count bigint;
 BEGIN
   -- The serialisation point: held until commit, so positions are handed out in commit order.
-  PERFORM pg_advisory_xact_lock(hashtext('fabula.append'), hashtext('${s}'));
+  PERFORM pg_advisory_xact_lock(${appendLockKey(`'${s}'`)});
   SELECT global_position, recorded_at INTO head_position, head_at
     FROM "${s}".events ORDER BY global_position DESC LIMIT 1;
   IF NOT FOUND THEN head_position := 0; head_at := '-infinity'; END IF;
@@ -218,7 +219,7 @@ DECLARE
   stream_found boolean;
   at timestamptz;
 BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('fabula.append'), hashtext('${s}'));
+  PERFORM pg_advisory_xact_lock(${appendLockKey(`'${s}'`)});
   at := date_trunc('milliseconds', clock_timestamp());
   SELECT version, deleted_at IS NOT NULL INTO current_version, is_deleted FROM "${s}".streams WHERE stream_id = sid;
   stream_found := FOUND;
