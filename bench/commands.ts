@@ -11,8 +11,8 @@
  *   replay of its stream, at most COMMANDS_PER_ACCOUNT - 1 events), decide, encode, append with the
  *   loaded version as expected version.
  * - Baseline: `store.append('account-<id>', [event], { expectedVersion })` of the same event: same type,
- *   data, schema version and metadata keys (correlationId, causationId, commandType) and, like the bus, an
- *   event id given by the caller (so the store's idempotency check runs on both sides); expected version
+ *   data, schema version and metadata keys (correlationId, causationId, commandType); the store generates
+ *   the id (the bus's ids are new too, so neither side pays an idempotency lookup); expected version
  *   'no_stream' for the AccountOpened and the exact version the loop knows after that, as the bus does.
  *
  * Each configuration gets its own store (a fresh schema, dropped at the end) with a pool of `concurrency`
@@ -41,7 +41,7 @@ const CONFIGURATIONS = [{ concurrency: 1 }, { concurrency: 16 }] as const;
 const COMMANDS_PER_ACCOUNT = 100;
 const TARGET = '>= 0.5';
 const BASELINE =
-  'raw store.append of the same events (one event per append, caller-given ids, same metadata keys, same expected versions), same store and pool, same run';
+  'raw store.append of the same events (one event per append, new ids, same metadata keys, same expected versions), same store and pool, same run';
 
 interface BankCommand {
   type: 'OpenAccount' | 'DepositMoney' | 'WithdrawMoney';
@@ -61,9 +61,17 @@ function commandAt(accountId: string, i: number): BankCommand {
     };
   }
   if (i % 3 === 0) {
-    return { type: 'WithdrawMoney', data: { accountId, amount: 50 }, event: { type: 'MoneyWithdrawn', data: { accountId, amount: 50 } } };
+    return {
+      type: 'WithdrawMoney',
+      data: { accountId, amount: 50 },
+      event: { type: 'MoneyWithdrawn', data: { accountId, amount: 50 } },
+    };
   }
-  return { type: 'DepositMoney', data: { accountId, amount: 100 }, event: { type: 'MoneyDeposited', data: { accountId, amount: 100 } } };
+  return {
+    type: 'DepositMoney',
+    data: { accountId, amount: 100 },
+    event: { type: 'MoneyDeposited', data: { accountId, amount: 100 } },
+  };
 }
 
 /** Carries out `command` on `account-<accountId>`, whose version the caller knows to be `version`. */
@@ -123,7 +131,6 @@ function rawAppender(store: EventStore, registry: EventRegistry): RunOnce {
       streamId,
       [
         {
-          id: randomUUID(),
           type: command.event.type,
           data: command.event.data,
           schemaVersion: registry.definition(command.event.type).version,
@@ -201,7 +208,8 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
             seconds: options.seconds,
           });
           const rows = await count();
-          if (rows !== outcome.total) throw new Error(`${name} ${label} round ${round}: ${rows} events stored, expected ${outcome.total}`);
+          if (rows !== outcome.total)
+            throw new Error(`${name} ${label} round ${round}: ${rows} events stored, expected ${outcome.total}`);
           return outcome.figures;
         };
 

@@ -88,7 +88,8 @@ async function seedRaw(store: EventStore, registry: EventRegistry, accountId: st
     const result = await store.append(`account-${accountId}`, events, {
       expectedVersion: start === 1 ? 'no_stream' : start - 1,
     });
-    if (result.nextExpectedVersion !== end) throw new Error(`seeding ${accountId}: at ${result.nextExpectedVersion}, expected ${end}`);
+    if (result.nextExpectedVersion !== end)
+      throw new Error(`seeding ${accountId}: at ${result.nextExpectedVersion}, expected ${end}`);
   }
 }
 
@@ -116,7 +117,12 @@ async function seedWithSnapshots(
 }
 
 function checkAccount(account: BankAccount, label: string) {
-  if (account.version !== EVENTS || account.balance !== expectedBalance || account.status !== 'open' || account.owner !== 'Ada Lovelace') {
+  if (
+    account.version !== EVENTS ||
+    account.balance !== expectedBalance ||
+    account.status !== 'open' ||
+    account.owner !== 'Ada Lovelace'
+  ) {
     throw new Error(
       `${label}: loaded version ${account.version}, balance ${account.balance}, status ${account.status}; expected ${EVENTS}, ${expectedBalance}, open`,
     );
@@ -192,7 +198,10 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   log(`load: snapshots ${snapshots.rows.map((r) => `${r.stream_id} latest at ${r.latest} (${r.n} kept)`).join(', ')}`);
   // Which snapshot a load will start from (the repository asks the snapshot store the same question).
   const snapshotStore = new SnapshotStore(s.sql, schema);
-  for (const [accountId, expected] of [['head', EVENTS], ['tail', EVENTS - TAIL]] as const) {
+  for (const [accountId, expected] of [
+    ['head', EVENTS],
+    ['tail', EVENTS - TAIL],
+  ] as const) {
     const used = await snapshotStore.latest(`account-${accountId}`, BankAccount.streamType, BankAccount.snapshotVersion);
     if (used?.streamVersion !== expected) {
       log(

@@ -21,9 +21,22 @@ import {
 
 const benchmarks: Record<string, { description: string; load: () => Promise<{ default: Benchmark }> }> = {
   append: { description: "Fabula's appends vs plain multi-row INSERTs of the same rows", load: () => import('./append.js') },
-  load: { description: 'Loading a 10,000-event aggregate: full replay vs raw SELECT, and with snapshots', load: () => import('./load.js') },
-  commands: { description: 'Bank commands/s through CommandBus.execute vs raw appends of the same events', load: () => import('./commands.js') },
-  projections: { description: 'Projection daemon catch-up vs a raw paged-SELECT loop; lag at 500 appends/s', load: () => import('./projections.js') },
+  load: {
+    description: 'Loading a 10,000-event aggregate: full replay vs raw SELECT, and with snapshots',
+    load: () => import('./load.js'),
+  },
+  commands: {
+    description: 'Bank commands/s through CommandBus.execute vs raw appends of the same events',
+    load: () => import('./commands.js'),
+  },
+  http: {
+    description: 'Bank commands/s over HTTP (autocannon, 16 connections) vs the in-process command bus',
+    load: () => import('./http.js'),
+  },
+  projections: {
+    description: 'Projection daemon catch-up vs a raw paged-SELECT loop; lag at 500 appends/s',
+    load: () => import('./projections.js'),
+  },
 };
 
 function usage(): string {
