@@ -3,8 +3,9 @@
  * 16 connections, in its own process) against the same commands through the in-process command bus at
  * concurrency 16, on the same running service and store, in the same run; with p50/p99 latency of both.
  *
- * Every command opens a new account (autocannon's id replacement gives each request its own account
- * id), so each is validated, loaded (an empty stream), decided and appended: one event per command.
+ * Every command opens a new account (the load generator gives each request its own account id), so
+ * each is validated, loaded (an empty stream), decided and appended: one event per command. The
+ * reference app runs with its projections (account-balances inline, in each append's transaction).
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -27,28 +28,15 @@ import {
 
 const CONNECTIONS = 16;
 const run = promisify(execFile);
-const autocannonBin = path.resolve(import.meta.dirname, '../node_modules/autocannon/autocannon.js');
+const loadGenerator = path.resolve(import.meta.dirname, 'http-load.mjs');
 
 async function overHttp(url: string, seconds: number): Promise<RoundFigures> {
   const { stdout } = await run(
     process.execPath,
-    [
-      autocannonBin,
-      '-j',
-      '-I',
-      '-c',
-      String(CONNECTIONS),
-      '-d',
-      String(seconds),
-      '-m',
-      'POST',
-      '-H',
-      'content-type=application/json',
-      '-b',
-      '{"accountId":"[<id>]","owner":"Bench","currency":"EUR"}',
-      `${url}/commands/OpenAccount`,
-    ],
-    { maxBuffer: 64 * 1024 * 1024 },
+    [loadGenerator, `${url}/commands/OpenAccount`, String(CONNECTIONS), String(seconds)],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
   );
   const result = JSON.parse(stdout) as {
     requests: { total: number };
@@ -59,6 +47,7 @@ async function overHttp(url: string, seconds: number): Promise<RoundFigures> {
   };
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`HTTP round had ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  if (result.requests.total === 0) throw new Error('HTTP round completed no request');
   return { per_s: result.requests.total / result.duration, p50_ms: result.latency.p50, p99_ms: result.latency.p99 };
 }
 
