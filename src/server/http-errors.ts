@@ -54,6 +54,13 @@ export function toHttpError(error: unknown, requestId: string): { status: number
   if (error instanceof ProjectionTimeoutError || error instanceof ProjectionFailedError) {
     return { status: 503, body: { code: error.code, message: error.message }, retryAfterSeconds: 1 };
   }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      body: { code: 'store_unavailable', message: 'the database is unavailable right now; retry with the same Idempotency-Key' },
+      retryAfterSeconds: 1,
+    };
+  }
   if (error instanceof StoreClosedError)
     return { status: 503, body: { code: error.code, message: 'the server is shutting down; retry shortly' } };
   if (error instanceof FabulaError && (error as { status?: number }).status) {
@@ -76,6 +83,20 @@ export function toHttpError(error: unknown, requestId: string): { status: number
     status: 500,
     body: { code: 'internal_error', message: `internal error; the server log has the details under request id ${requestId}` },
   };
+}
+
+/** The database went away (restart, failover, network): the request may be retried. */
+function isDatabaseUnavailable(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  if (
+    typeof e?.code === 'string' &&
+    (/^(57P0[1-3]|08...)$/.test(e.code) || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(e.code))
+  )
+    return true;
+  return (
+    typeof e?.message === 'string' &&
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)
+  );
 }
 
 function clientErrorCode(error: FastifyError): string {

@@ -33,6 +33,14 @@ export async function createPostgresClient(options: PostgresDriverOptions): Prom
     },
     async transaction(fn) {
       const client = await pool.connect();
+      // A checked-out client has no listener from the pool: without this, a connection the server ends
+      // (a restart, an idle-in-transaction timeout) would emit an unhandled 'error' and crash the process.
+      // The query in flight fails on its own; the client is then discarded.
+      let broken = false;
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       const tx: SqlExecutor = {
         async query<Row>(text: string, params?: readonly unknown[]) {
           return (await client.query(text, toDriverParams(params))).rows as Row[];
@@ -41,7 +49,6 @@ export async function createPostgresClient(options: PostgresDriverOptions): Prom
           await client.query(text);
         },
       };
-      let broken = false;
       try {
         await client.query('BEGIN');
         const result = await fn(tx);
@@ -55,6 +62,7 @@ export async function createPostgresClient(options: PostgresDriverOptions): Prom
         }
         throw error;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },
