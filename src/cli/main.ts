@@ -240,6 +240,55 @@ program
 
 projectionCommands(program, globals);
 
+program
+  .command('replay')
+  .description(
+    'debug a projection: replay events after a position through its handler into scratch tables, in a transaction that is rolled back (nothing changes); reports every event that fails',
+  )
+  .requiredOption('--projection <name>', 'projection name')
+  .option('--from <position>', 'replay events after this global position', '0')
+  .option('--to <position>', 'stop after this position (default: the head)')
+  .action(async (options: { projection: string; from: string; to?: string }) => {
+    const app = await loadApp(globals());
+    const definition = (app.projections ?? []).find((p) => p.name === options.projection);
+    if (!definition) {
+      throw new ValidationError(
+        '--projection',
+        `unknown projection ${JSON.stringify(options.projection)}; known: ${(app.projections ?? []).map((p) => p.name).join(', ')}`,
+      );
+    }
+    const from = positionOption(options.from, '--from');
+    const to = options.to === undefined ? undefined : positionOption(options.to, '--to');
+    await withStore(globals(), async (store) => {
+      const { replayDryRun } = await import('../projections/replay.js');
+      const { SingleBar } = await import('cli-progress');
+      const bar =
+        globals().json || !process.stderr.isTTY
+          ? null
+          : new SingleBar({
+              format: 'replay [{bar}] {percentage}% | {value}/{total} events | ETA {eta_formatted}',
+              stream: process.stderr,
+            });
+      bar?.start(1, 0);
+      const report = await replayDryRun(store, definition, {
+        from,
+        to,
+        onProgress: ({ done, total }) => {
+          bar?.setTotal(Math.max(1, Number(total)));
+          bar?.update(Number(done));
+        },
+      });
+      bar?.stop();
+      output(globals(), report, () =>
+        [
+          `replayed ${options.projection} over positions ${report.from + 1n}..${report.to}: ${report.applied} applied, ${report.failed.length} failed, ${report.skipped} not handled (dry run: nothing changed)`,
+          ...report.failed.slice(0, 50).map((f) => `  #${f.position} ${f.streamId} ${f.type}: ${f.error}`),
+        ].join('\n'),
+      );
+      if (report.failed.length > 0) process.exitCode = 1;
+    });
+  });
+
 function formatEvent(event: RecordedEvent): string {
   return `#${event.globalPosition} ${event.recordedAt.toISOString()} ${event.streamId} v${event.streamVersion} ${event.type} ${JSON.stringify(event.data)}`;
 }
@@ -252,6 +301,21 @@ function parseJson(text: string, what: string): unknown {
   }
 }
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  process.exitCode = reportError(error);
+let finished = false;
+// If the event loop empties while a command is still waiting (a bug, a lost connection), say so rather
+// than exit silently with success.
+process.on('beforeExit', () => {
+  if (!finished) {
+    console.error('error: the command stopped before finishing (nothing left to wait for); set FABULA_DEBUG=1 and report it');
+    process.exitCode = 70;
+    finished = true;
+  }
 });
+program
+  .parseAsync(process.argv)
+  .catch((error: unknown) => {
+    process.exitCode = reportError(error);
+  })
+  .finally(() => {
+    finished = true;
+  });

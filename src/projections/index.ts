@@ -25,3 +25,4 @@ export {
   type ProjectionsOptions,
 } from './projections.js';
 export type { ProjectionStatus } from './status.js';
+export { replayDryRun, type ReplayOptions, type ReplayReport } from './replay.js';

@@ -126,6 +126,18 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
     expect(check.stdout).toContain('[streams table matches events]');
   });
 
+  it('replays a projection as a dry run, reporting the events it cannot apply and changing nothing', async () => {
+    const env = target();
+    await run(env, 'append', 'order-o1', 'OrderPlaced', '{"orderId":"o1","customerId":"c1","items":[{"sku":"A","quantity":1,"priceCents":5}],"totalCents":5}');
+    await run(env, 'append', 'order-ghost', 'ItemAdded', '{"orderId":"ghost","item":{"sku":"B","quantity":1,"priceCents":1}}');
+    const replay = await run(env, '--json', 'replay', '--projection', 'orders-for-display', '--from', '0');
+    expect(replay.code).toBe(1);
+    expect(JSON.parse(replay.stdout)).toMatchObject({ applied: 1, failed: [{ position: '2', streamId: 'order-ghost', type: 'ItemAdded' }] });
+    expect((await run(env, 'replay', '--projection', 'orders-for-display', '--from', '2')).stdout).toContain('0 applied, 0 failed');
+    expect((await run(env, 'check')).code).toBe(0);
+    expect((await run(env, 'replay', '--projection', 'nope')).stderr).toContain('unknown projection "nope"');
+  });
+
   it('tails events live until interrupted', async () => {
     const env = target();
     await run(env, 'append', 'a-1', 'Before', '{}');
