@@ -16,9 +16,9 @@ import { openEventStore, type EventStore, type NewEvent } from '../src/index.js'
 import {
   compare,
   interleave,
+  runClientLoops,
   machineInfo,
   randomSchemaName,
-  sleep,
   type Benchmark,
   type BenchContext,
   type BenchReport,
@@ -88,44 +88,23 @@ async function runRound(
   appendOnce: AppendOnce,
   args: { concurrency: number; batch: number; streamPrefix: string; warmup: number; seconds: number },
 ): Promise<RoundOutcome> {
-  const stop = new AbortController();
-  let counting = false;
-  let counted = 0;
-  let total = 0;
-  let failure: unknown = null;
-
-  const loop = async (client: number) => {
-    let seq = 0;
-    let version = 0;
-    let streamId = '';
-    while (!stop.signal.aborted) {
-      if (seq % APPENDS_PER_STREAM === 0) {
-        streamId = `${args.streamPrefix}-${client}-${seq / APPENDS_PER_STREAM}`;
-        version = 0;
-      }
-      await appendOnce(streamId, version, makeEvents(client, seq, args.batch));
-      version += args.batch;
-      seq++;
-      total++;
-      if (counting) counted++;
-    }
-  };
-  const loops = Array.from({ length: args.concurrency }, (_, client) =>
-    loop(client).catch((error: unknown) => {
-      failure ??= error;
-      stop.abort();
-    }),
-  );
-
-  await sleep(args.warmup * 1000, stop.signal);
-  counting = true;
-  const started = performance.now();
-  await sleep(args.seconds * 1000, stop.signal);
-  counting = false;
-  const elapsedS = (performance.now() - started) / 1000;
-  stop.abort();
-  await Promise.all(loops);
-  if (failure) throw failure;
+  const { counted, total, elapsedS } = await runClientLoops({
+    ...args,
+    client: (client) => {
+      let seq = 0;
+      let version = 0;
+      let streamId = '';
+      return async () => {
+        if (seq % APPENDS_PER_STREAM === 0) {
+          streamId = `${args.streamPrefix}-${client}-${seq / APPENDS_PER_STREAM}`;
+          version = 0;
+        }
+        await appendOnce(streamId, version, makeEvents(client, seq, args.batch));
+        version += args.batch;
+        seq++;
+      };
+    },
+  });
 
   const appendsPerS = counted / elapsedS;
   return { figures: { events_per_s: appendsPerS * args.batch, appends_per_s: appendsPerS }, totalAppends: total };

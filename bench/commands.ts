@@ -26,9 +26,9 @@ import { registerBank } from '../examples/bank/index.js';
 import {
   compare,
   interleave,
+  runClientLoops,
   machineInfo,
   randomSchemaName,
-  sleep,
   type Benchmark,
   type BenchContext,
   type BenchReport,
@@ -87,40 +87,19 @@ async function runRound(
   runOnce: RunOnce,
   args: { concurrency: number; prefix: string; warmup: number; seconds: number },
 ): Promise<RoundOutcome> {
-  const stop = new AbortController();
-  let counting = false;
-  let counted = 0;
-  let total = 0;
-  let failure: unknown = null;
-
-  const loop = async (client: number) => {
-    let seq = 0;
-    let accountId = '';
-    while (!stop.signal.aborted) {
-      const i = seq % COMMANDS_PER_ACCOUNT;
-      if (i === 0) accountId = `${args.prefix}-${client}-${seq / COMMANDS_PER_ACCOUNT}`;
-      await runOnce(accountId, i, commandAt(accountId, i));
-      seq++;
-      total++;
-      if (counting) counted++;
-    }
-  };
-  const loops = Array.from({ length: args.concurrency }, (_, client) =>
-    loop(client).catch((error: unknown) => {
-      failure ??= error;
-      stop.abort();
-    }),
-  );
-
-  await sleep(args.warmup * 1000, stop.signal);
-  counting = true;
-  const started = performance.now();
-  await sleep(args.seconds * 1000, stop.signal);
-  counting = false;
-  const elapsedS = (performance.now() - started) / 1000;
-  stop.abort();
-  await Promise.all(loops);
-  if (failure) throw failure;
+  const { counted, total, elapsedS } = await runClientLoops({
+    ...args,
+    client: (client) => {
+      let seq = 0;
+      let accountId = '';
+      return async () => {
+        const i = seq % COMMANDS_PER_ACCOUNT;
+        if (i === 0) accountId = `${args.prefix}-${client}-${seq / COMMANDS_PER_ACCOUNT}`;
+        await runOnce(accountId, i, commandAt(accountId, i));
+        seq++;
+      };
+    },
+  });
   return { figures: { per_s: counted / elapsedS }, total };
 }
 

@@ -283,6 +283,46 @@ function round(n: number): number {
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
+/**
+ * Runs `concurrency` client loops: each repeats the step `client(index)` returns, for a warm-up and then
+ * for `seconds` while counting completed steps. The first failing step stops every loop and is thrown.
+ */
+export async function runClientLoops(args: {
+  concurrency: number;
+  warmup: number;
+  seconds: number;
+  client: (index: number) => () => Promise<void>;
+}): Promise<{ counted: number; total: number; elapsedS: number }> {
+  const stop = new AbortController();
+  let counting = false;
+  let counted = 0;
+  let total = 0;
+  let failure: unknown = null;
+  const loops = Array.from({ length: args.concurrency }, async (_, index) => {
+    const step = args.client(index);
+    try {
+      while (!stop.signal.aborted) {
+        await step();
+        total++;
+        if (counting) counted++;
+      }
+    } catch (error) {
+      failure ??= error;
+      stop.abort();
+    }
+  });
+  await sleep(args.warmup * 1000, stop.signal);
+  counting = true;
+  const started = performance.now();
+  await sleep(args.seconds * 1000, stop.signal);
+  counting = false;
+  const elapsedS = (performance.now() - started) / 1000;
+  stop.abort();
+  await Promise.all(loops);
+  if (failure) throw failure;
+  return { counted, total, elapsedS };
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

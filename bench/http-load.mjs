@@ -14,7 +14,10 @@ const result = await autocannon({
       path: '/commands/OpenAccount',
       headers: { 'content-type': 'application/json' },
       // Each request opens its own account: a new stream per command.
-      setupRequest: (request) => ({ ...request, body: JSON.stringify({ accountId: randomUUID(), owner: 'Bench', currency: 'EUR' }) }),
+      setupRequest: (request) => ({
+        ...request,
+        body: JSON.stringify({ accountId: randomUUID(), owner: 'Bench', currency: 'EUR' }),
+      }),
     },
   ],
 });
