@@ -254,6 +254,25 @@ describe.each(drivers)('HTTP API (%s)', (driver) => {
     expect(received.every((r) => r.type === 'MoneyDeposited')).toBe(true);
   });
 
+  it('limits live streams: one over the limit gets 503, and a closed one frees its place', async () => {
+    const { url } = await server({ limits: { maxSseConnections: 1 } });
+    const first = new AbortController();
+    const open = await fetch(`${url}/events/stream`, { signal: first.signal });
+    expect(open.status).toBe(200);
+    const refused = await call(url, 'GET', '/events/stream');
+    expect(refused).toMatchObject({ status: 503, json: { code: 'too_many_streams' } });
+    first.abort();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const again = new AbortController();
+      const response = await fetch(`${url}/events/stream`, { signal: again.signal });
+      again.abort();
+      if (response.status === 200) break;
+      if (Date.now() > deadline) throw new Error('the closed stream did not free its place');
+      await sleep(50);
+    }
+  });
+
   it('publishes OpenAPI, Swagger UI, the catalog, metrics and health', async () => {
     const queries = new QueryBus().register(
       defineQuery('ping', { schema: z.object({ n: z.coerce.number().optional() }) }),
