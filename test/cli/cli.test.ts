@@ -1,34 +1,20 @@
 /** The real `fabula` binary, on the embedded store and (when DATABASE_URL is set) the server. */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
-import { drivers, serverUrl, uniqueSchema } from '../support/drivers.js';
+import { describe, expect, it } from 'vitest';
+import { drivers, serverUrl } from '../support/drivers.js';
+import { storeLocations } from '../support/locations.js';
 import { fabula, fabulaBin } from '../support/cli.js';
 import { createPostgresClient } from '../../src/index.js';
 
-const folders: string[] = [];
-const schemas: string[] = [];
-afterAll(async () => {
-  for (const f of folders) fs.rmSync(f, { recursive: true, force: true });
-  if (serverUrl && schemas.length) {
-    const sql = await createPostgresClient({ connectionString: serverUrl });
-    for (const s of schemas) await sql.exec(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await sql.close();
-  }
-});
+const location = storeLocations('cli');
 
 describe.each(drivers)('fabula CLI (%s)', (driver) => {
   function target(): Record<string, string> {
-    if (driver === 'postgres') {
-      const schema = uniqueSchema('cli');
-      schemas.push(schema);
-      return { DATABASE_URL: serverUrl!, FABULA_SCHEMA: schema };
-    }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fabula-cli-'));
-    folders.push(dir);
-    return { FABULA_DATA_DIR: dir };
+    const where = location(driver);
+    return where.databaseUrl
+      ? { DATABASE_URL: where.databaseUrl, FABULA_SCHEMA: where.schema }
+      : { FABULA_DATA_DIR: where.dataDir! };
   }
   const run = (env: Record<string, string>, ...args: string[]) =>
     fabula(env.FABULA_SCHEMA ? ['--schema', env.FABULA_SCHEMA, ...args] : args, env);
@@ -128,12 +114,23 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
 
   it('replays a projection as a dry run, reporting the events it cannot apply and changing nothing', async () => {
     const env = target();
-    await run(env, 'append', 'order-o1', 'OrderPlaced', '{"orderId":"o1","customerId":"c1","items":[{"sku":"A","quantity":1,"priceCents":5}],"totalCents":5}');
+    await run(
+      env,
+      'append',
+      'order-o1',
+      'OrderPlaced',
+      '{"orderId":"o1","customerId":"c1","items":[{"sku":"A","quantity":1,"priceCents":5}],"totalCents":5}',
+    );
     await run(env, 'append', 'order-ghost', 'ItemAdded', '{"orderId":"ghost","item":{"sku":"B","quantity":1,"priceCents":1}}');
     const replay = await run(env, '--json', 'replay', '--projection', 'orders-for-display', '--from', '0');
     expect(replay.code).toBe(1);
-    expect(JSON.parse(replay.stdout)).toMatchObject({ applied: 1, failed: [{ position: '2', streamId: 'order-ghost', type: 'ItemAdded' }] });
-    expect((await run(env, 'replay', '--projection', 'orders-for-display', '--from', '2')).stdout).toContain('0 applied, 0 failed');
+    expect(JSON.parse(replay.stdout)).toMatchObject({
+      applied: 1,
+      failed: [{ position: '2', streamId: 'order-ghost', type: 'ItemAdded' }],
+    });
+    expect((await run(env, 'replay', '--projection', 'orders-for-display', '--from', '2')).stdout).toContain(
+      '0 applied, 0 failed',
+    );
     expect((await run(env, 'check')).code).toBe(0);
     expect((await run(env, 'replay', '--projection', 'nope')).stderr).toContain('unknown projection "nope"');
   });

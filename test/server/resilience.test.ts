@@ -3,38 +3,16 @@
  * their Idempotency-Keys; shut down gracefully mid-load; and fed thousands of malformed requests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createPostgresClient, openEventStore } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { openEventStore } from '../../src/index.js';
 import { startService } from '../../src/server/service.js';
 import app from '../../examples/app.js';
 import { fabulaBin } from '../support/cli.js';
-import { drivers, serverUrl, uniqueSchema } from '../support/drivers.js';
+import { drivers } from '../support/drivers.js';
+import { storeLocations } from '../support/locations.js';
 
-const folders: string[] = [];
-const schemas: string[] = [];
-afterAll(async () => {
-  for (const f of folders) fs.rmSync(f, { recursive: true, force: true });
-  if (serverUrl && schemas.length) {
-    const sql = await createPostgresClient({ connectionString: serverUrl });
-    for (const s of schemas) await sql.exec(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-    await sql.close();
-  }
-});
-
-function location(driver: string) {
-  if (driver === 'postgres') {
-    const schema = uniqueSchema('svc');
-    schemas.push(schema);
-    return { databaseUrl: serverUrl!, schema };
-  }
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fabula-svc-'));
-  folders.push(dataDir);
-  return { dataDir, schema: 'fabula' };
-}
+const location = storeLocations('svc');
 
 async function post(url: string, path: string, body: unknown, key?: string) {
   const response = await fetch(`${url}${path}`, {

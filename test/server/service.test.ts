@@ -1,44 +1,25 @@
 /** The reference service end to end: read models over HTTP, read-your-writes, projection admin. */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createPostgresClient } from '../../src/index.js';
 import { startService, type Service } from '../../src/server/service.js';
 import app from '../../examples/app.js';
-import { drivers, serverUrl, uniqueSchema } from '../support/drivers.js';
+import { drivers, type DriverName } from '../support/drivers.js';
+import { storeLocations } from '../support/locations.js';
 import { call } from './support.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+const location = storeLocations('svc');
+const services: Service[] = [];
 afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
+  for (const service of services) await service.close();
 });
 
-async function start(driver: string): Promise<Service> {
-  let where: { databaseUrl?: string; dataDir?: string; schema: string };
-  if (driver === 'postgres') {
-    where = { databaseUrl: serverUrl!, schema: uniqueSchema('svc') };
-    cleanups.push(async () => {
-      const sql = await createPostgresClient({ connectionString: serverUrl! });
-      const rows = await sql.query<{ nspname: string }>(
-        `SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $2`,
-        [where.schema, `${where.schema}\\_p\\_%`],
-      );
-      for (const r of rows) await sql.exec(`DROP SCHEMA IF EXISTS "${r.nspname}" CASCADE`);
-      await sql.close();
-    });
-  } else {
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fabula-svc-'));
-    cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-    where = { dataDir, schema: 'fabula' };
-  }
+async function start(driver: DriverName): Promise<Service> {
   const service = await startService({
     app,
     port: 0,
-    ...where,
+    ...location(driver),
     projectionOptions: { pollIntervalMs: 100, leaseTtlMs: 2000, retiredDropDelayMs: 0 },
   });
-  cleanups.push(() => service.close());
+  services.push(service);
   return service;
 }
 
