@@ -15,6 +15,7 @@ import pg from 'pg';
 import { openEventStore, type EventStore, type NewEvent } from '../src/index.js';
 import {
   compare,
+  benchResources,
   interleave,
   runClientLoops,
   machineInfo,
@@ -125,28 +126,10 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const rawTable = `"${rawSchema}".events`;
 
   // Set-up, cleaning between rounds and checks; never used for measured work.
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  admin.on('error', () => {});
-  await admin.connect();
+  const resources = await benchResources(ctx);
+  const { admin } = resources;
 
-  const schemasToDrop = new Set<string>();
-  const toClose = new Set<() => Promise<void>>();
-  ctx.onCleanup(async () => {
-    for (const close of toClose) await close().catch(() => {});
-    toClose.clear();
-    const dropper = new pg.Client({ connectionString: databaseUrl });
-    dropper.on('error', () => {});
-    try {
-      await dropper.connect();
-      for (const schema of schemasToDrop) await dropper.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      schemasToDrop.clear();
-    } finally {
-      await dropper.end().catch(() => {});
-      await admin.end().catch(() => {});
-    }
-  });
-
-  schemasToDrop.add(rawSchema);
+  resources.ownSchema(rawSchema);
   await admin.query(`CREATE SCHEMA "${rawSchema}"`);
   await admin.query(`CREATE TABLE ${rawTable} (
     id             bigserial PRIMARY KEY,
@@ -169,14 +152,12 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     const schema = `${runSchema}_c${concurrency}_b${batch}`;
     log(`${name}: opening a store in schema ${schema}, pool size ${poolSize}`);
 
-    schemasToDrop.add(schema);
+    resources.ownSchema(schema);
     const store: EventStore = await openEventStore({ connectionString: databaseUrl, schema, maxConnections: poolSize });
-    const closeStore = () => store.close();
-    toClose.add(closeStore);
+    const closeStore = resources.own(() => store.close());
     const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
     pool.on('error', () => {});
-    const closePool = () => pool.end();
-    toClose.add(closePool);
+    const closePool = resources.own(() => pool.end());
 
     try {
       const sql = insertSql(rawTable, batch);
@@ -247,10 +228,9 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
         );
       }
     } finally {
-      // Unless an interruption's clean-up got here first.
-      if (toClose.delete(closeStore)) await store.close();
-      if (toClose.delete(closePool)) await pool.end();
-      if (schemasToDrop.delete(schema)) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await resources.close(closeStore);
+      await resources.close(closePool);
+      await resources.dropSchema(schema);
     }
   }
 

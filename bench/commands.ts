@@ -20,11 +20,11 @@
  * the medians are reported.
  */
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { CommandBus, openEventStore, type EventRegistry, type EventStore } from '../src/index.js';
 import { registerBank } from '../examples/bank/index.js';
 import {
   compare,
+  benchResources,
   interleave,
   runClientLoops,
   machineInfo,
@@ -139,36 +139,17 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const { options, databaseUrl, log } = ctx;
   const runSchema = randomSchemaName('bench');
 
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  admin.on('error', () => {});
-  await admin.connect();
-
-  const schemasToDrop = new Set<string>();
-  const toClose = new Set<() => Promise<void>>();
-  ctx.onCleanup(async () => {
-    for (const close of toClose) await close().catch(() => {});
-    toClose.clear();
-    const dropper = new pg.Client({ connectionString: databaseUrl });
-    dropper.on('error', () => {});
-    try {
-      await dropper.connect();
-      for (const schema of schemasToDrop) await dropper.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      schemasToDrop.clear();
-    } finally {
-      await dropper.end().catch(() => {});
-      await admin.end().catch(() => {});
-    }
-  });
+  const resources = await benchResources(ctx);
+  const { admin } = resources;
 
   const results: MeasuredResult[] = [];
   for (const { concurrency } of CONFIGURATIONS) {
     const name = `bank commands conc=${concurrency}`;
     const schema = `${runSchema}_cmd_c${concurrency}`;
     log(`${name}: opening a store in schema ${schema}, pool size ${concurrency}`);
-    schemasToDrop.add(schema);
+    resources.ownSchema(schema);
     const store = await openEventStore({ connectionString: databaseUrl, schema, maxConnections: concurrency });
-    const closeStore = () => store.close();
-    toClose.add(closeStore);
+    const closeStore = resources.own(() => store.close());
 
     try {
       const bus = new CommandBus({ store });
@@ -212,9 +193,8 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
         }),
       );
     } finally {
-      // Unless an interruption's clean-up got here first.
-      if (toClose.delete(closeStore)) await store.close();
-      if (schemasToDrop.delete(schema)) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await resources.close(closeStore);
+      await resources.dropSchema(schema);
     }
   }
   return { benchmark: 'commands', machine: machineInfo(ctx.postgresVersion), results };

@@ -284,6 +284,49 @@ function round(n: number): number {
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
 /**
+ * What a benchmark owns on the server: an admin connection for set-up and checks, the schemas it made and
+ * the pools it opened. Everything still owned is released at the end, also on Ctrl-C; `dropSchema` and
+ * `close` release one thing early (a no-op if an interruption's clean-up got there first).
+ */
+export async function benchResources(ctx: BenchContext) {
+  const admin = new pg.Client({ connectionString: ctx.databaseUrl });
+  admin.on('error', () => {});
+  await admin.connect();
+  const schemas = new Set<string>();
+  const closers = new Set<() => Promise<void>>();
+  ctx.onCleanup(async () => {
+    for (const close of closers) await close().catch(() => {});
+    closers.clear();
+    const dropper = new pg.Client({ connectionString: ctx.databaseUrl });
+    dropper.on('error', () => {});
+    try {
+      await dropper.connect();
+      for (const schema of schemas) await dropper.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      schemas.clear();
+    } finally {
+      await dropper.end().catch(() => {});
+      await admin.end().catch(() => {});
+    }
+  });
+  return {
+    admin,
+    ownSchema(schema: string) {
+      schemas.add(schema);
+    },
+    own(close: () => Promise<void>) {
+      closers.add(close);
+      return close;
+    },
+    async dropSchema(schema: string) {
+      if (schemas.delete(schema)) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    },
+    async close(close: () => Promise<void>) {
+      if (closers.delete(close)) await close();
+    },
+  };
+}
+
+/**
  * Runs `concurrency` client loops: each repeats the step `client(index)` returns, for a warm-up and then
  * for `seconds` while counting completed steps. The first failing step stops every loop and is thrown.
  */
