@@ -36,6 +36,16 @@ CREATE TABLE "${s}".events (
 );
 CREATE INDEX events_by_type ON "${s}".events (event_type, global_position);
 
+-- The optimistic-concurrency rule, in one place: does a stream (found or not, at current_version) meet
+-- the expected version ("any", "no_stream", "stream_exists" or a number, as JSON)? A plain SQL function,
+-- so the planner inlines it into the set-based append.
+CREATE FUNCTION "${s}".meets_expected_version(expected jsonb, stream_found boolean, current_version bigint)
+RETURNS boolean LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT NOT ((expected = '"no_stream"' AND stream_found)
+           OR (expected = '"stream_exists"' AND NOT stream_found)
+           OR (jsonb_typeof(expected) = 'number' AND expected::text::bigint <> current_version))
+$fn$;
+
 -- Appends a batch of independent appends in one transaction, in order. Returns one result per append:
 -- {"ok": true, ...} or {"error": "concurrency" | "idempotency" | "deleted", ...}. A failed append writes
 -- nothing and does not affect the others. Checks run before any write, so no subtransactions are needed.
@@ -79,9 +89,7 @@ BEGIN
       SELECT request.*, coalesce(st.version, 0) AS version_before, st.stream_id IS NOT NULL AS exists_already,
              CASE
                WHEN st.deleted_at IS NOT NULL THEN 'deleted'
-               WHEN (request.expected_version = '"no_stream"' AND st.stream_id IS NOT NULL)
-                 OR (request.expected_version = '"stream_exists"' AND st.stream_id IS NULL)
-                 OR (jsonb_typeof(request.expected_version) = 'number' AND request.expected_version::text::bigint <> coalesce(st.version, 0))
+               WHEN NOT "${s}".meets_expected_version(request.expected_version, st.stream_id IS NOT NULL, coalesce(st.version, 0))
                  THEN 'concurrency'
                ELSE 'ok'
              END AS outcome
@@ -175,9 +183,7 @@ BEGIN
       results := results || jsonb_build_object('error', 'deleted');
       CONTINUE;
     END IF;
-    IF (expected = '"no_stream"' AND stream_found)
-       OR (expected = '"stream_exists"' AND NOT stream_found)
-       OR (jsonb_typeof(expected) = 'number' AND expected::text::bigint <> current_version) THEN
+    IF NOT "${s}".meets_expected_version(expected, stream_found, current_version) THEN
       results := results || jsonb_build_object('error', 'concurrency', 'actual', current_version);
       CONTINUE;
     END IF;
@@ -225,9 +231,7 @@ BEGIN
   stream_found := FOUND;
   IF NOT stream_found THEN current_version := 0; is_deleted := false; END IF;
   IF is_deleted THEN RETURN jsonb_build_object('error', 'deleted'); END IF;
-  IF (expected = '"no_stream"' AND stream_found)
-     OR (expected = '"stream_exists"' AND NOT stream_found)
-     OR (jsonb_typeof(expected) = 'number' AND expected::text::bigint <> current_version) THEN
+  IF NOT "${s}".meets_expected_version(expected, stream_found, current_version) THEN
     RETURN jsonb_build_object('error', 'concurrency', 'actual', current_version);
   END IF;
   IF stream_found THEN
