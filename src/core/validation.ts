@@ -72,6 +72,8 @@ export interface PreparedEvent {
   metadata: EventMetadata;
   dataJson: string;
   metadataJson: string;
+  /** UTF-8 bytes of the two. */
+  bytes: number;
 }
 
 export function prepareEvents(events: unknown, limits: StoreLimits): PreparedEvent[] {
@@ -114,7 +116,17 @@ export function prepareEvents(events: unknown, limits: StoreLimits): PreparedEve
       throw new ValidationError(at, `is ${bytes} bytes of JSON; the limit is ${limits.maxEventBytes} bytes (maxEventBytes)`);
     }
     const callerId = e.id !== undefined && e.id !== null;
-    return { id, callerId, type, schemaVersion, data: e.data, metadata: metadata as EventMetadata, dataJson, metadataJson };
+    return {
+      id,
+      callerId,
+      type,
+      schemaVersion,
+      data: e.data,
+      metadata: metadata as EventMetadata,
+      dataJson,
+      metadataJson,
+      bytes,
+    };
   });
 }
 

@@ -97,7 +97,7 @@ export class EventStore {
     validateStreamId(streamId, this.limits);
     const expected = validateExpectedVersion(options.expectedVersion ?? 'any');
     const prepared = prepareEvents(events, this.limits);
-    const bytes = prepared.reduce((sum, e) => sum + e.dataJson.length + e.metadataJson.length, 0);
+    const bytes = prepared.reduce((sum, e) => sum + e.bytes, 0);
     const outcome = await this.batcher.submit({
       streamId,
       streamType: streamTypeOf(streamId),
