@@ -16,3 +16,9 @@ export function header(request: FastifyRequest, name: string): string | undefine
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
+
+/**
+ * A route validator that accepts anything: the route's zod schema documents the body (OpenAPI), while
+ * the command or query bus validates it, so errors name the command and field the same way everywhere.
+ */
+export const documentedOnly = () => (data: unknown) => ({ value: data });

@@ -7,9 +7,7 @@ import { z } from 'zod';
 import { ValidationError } from '../../core/errors.js';
 import type { ServerContext } from '../app.js';
 import { toJsonValue } from '../json.js';
-import { callerOf } from './caller.js';
-
-const acceptAnything = () => (data: unknown) => ({ value: data });
+import { callerOf, documentedOnly } from './caller.js';
 
 export function queryRoutes(context: ServerContext): FastifyPluginAsync {
   return async (app) => {
@@ -34,7 +32,7 @@ export function queryRoutes(context: ServerContext): FastifyPluginAsync {
         `/queries/${definition.name}`,
         {
           schema: { tags: ['queries'], summary: definition.name, description: definition.description, querystring: schema },
-          validatorCompiler: acceptAnything,
+          validatorCompiler: documentedOnly,
         },
         run(definition.name),
       );
