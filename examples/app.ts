@@ -38,8 +38,8 @@ export default defineApp({
   registry,
   projections: [accountBalances, ordersForDisplay],
   setup({ store, commands, queries, projections }) {
-    const { accounts } = registerBank({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
-    const { orders } = registerOrders({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
+    const bank = registerBank({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
+    const orders = registerOrders({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
 
     queries.register(AccountBalancesQuery, async ({ accountId, owner, after, limit }) => {
       if (accountId !== undefined) {
@@ -63,14 +63,6 @@ export default defineApp({
       return { items: await listOrdersForCustomer(projections, store.sql, customerId!, { limit }) };
     });
 
-    return {
-      aggregates: {
-        account: async (id, options) => {
-          const account = await accounts.load(id, options);
-          return { version: account.version, state: { ...account.snapshotState().fields, status: account.status } };
-        },
-        order: (id, options) => orders.load(`order-${id}`, options),
-      },
-    };
+    return { aggregates: { account: bank.readState, order: orders.readState } };
   },
 });

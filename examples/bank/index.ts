@@ -2,7 +2,14 @@
  * The bank reference domain, wired: events in a registry, the account aggregate, its repository, and
  * its commands on a command bus.
  */
-import { AggregateRepository, CommandBus, EventRegistry, type EventStore, type SnapshotPolicy } from '../../src/index.js';
+import {
+  AggregateRepository,
+  CommandBus,
+  EventRegistry,
+  type EventStore,
+  type SnapshotPolicy,
+  type StateReader,
+} from '../../src/index.js';
 import { BankAccount } from './account.js';
 import { CloseAccount, DepositMoney, FreezeAccount, OpenAccount, UnfreezeAccount, WithdrawMoney } from './commands.js';
 import { registerBankEvents } from './events.js';
@@ -32,5 +39,10 @@ export function registerBank({ store, bus, registry = registerBankEvents(new Eve
     .registerAggregate(FreezeAccount, { repository: accounts, id, handle: (a, c) => a.freeze(c.reason) })
     .registerAggregate(UnfreezeAccount, { repository: accounts, id, handle: (a) => a.unfreeze() })
     .registerAggregate(CloseAccount, { repository: accounts, id, handle: (a) => a.close() });
-  return { accounts, registry };
+  /** An account's state now, or as of a time or version (for temporal queries). */
+  const readState: StateReader = async (accountId, options) => {
+    const account = await accounts.load(accountId, options);
+    return { version: account.version, state: { ...account.snapshotState().fields, status: account.status } };
+  };
+  return { accounts, registry, readState };
 }

@@ -1,5 +1,12 @@
 /** The orders reference domain, wired onto a command bus with a decider repository. */
-import { CommandBus, DeciderRepository, EventRegistry, type EventStore, type SnapshotPolicy } from '../../src/index.js';
+import {
+  CommandBus,
+  DeciderRepository,
+  EventRegistry,
+  type EventStore,
+  type SnapshotPolicy,
+  type StateReader,
+} from '../../src/index.js';
 import { AddItem, CancelOrder, PlaceOrder, RemoveItem, ShipOrder } from './commands.js';
 import { orderDecider } from './decider.js';
 import { registerOrderEvents } from './events.js';
@@ -24,5 +31,7 @@ export function registerOrders({
   for (const definition of [PlaceOrder, AddItem, RemoveItem, ShipOrder, CancelOrder]) {
     bus.registerDecider(definition as typeof PlaceOrder, { repository: orders, streamId });
   }
-  return { orders, registry };
+  /** An order's state now, or as of a time or version (for temporal queries). */
+  const readState: StateReader = (orderId, options) => orders.load(streamId({ orderId }), options);
+  return { orders, registry, readState };
 }

@@ -14,21 +14,15 @@ export async function startServer(
 ) {
   const registry = registerOrderEvents(registerBankEvents(new EventRegistry()));
   const commands = new CommandBus({ store, retry: extra.retry });
-  const { accounts } = registerBank({ store, bus: commands, registry });
-  const { orders } = registerOrders({ store, bus: commands, registry });
+  const bank = registerBank({ store, bus: commands, registry });
+  const orders = registerOrders({ store, bus: commands, registry });
   extra.configure?.(commands, registry);
   const { app } = await buildServer({
     store,
     commands,
     queries: extra.queries ?? new QueryBus(),
     catalog: new EventCatalog(registry),
-    aggregates: {
-      account: async (id, options) => {
-        const account = await accounts.load(id, options);
-        return { version: account.version, state: { ...account.snapshotState().fields, status: account.status } };
-      },
-      order: (id, options) => orders.load(`order-${id}`, options),
-    },
+    aggregates: { account: bank.readState, order: orders.readState },
     ...extra,
   });
   const address = await app.listen({ port: 0, host: '127.0.0.1' });
