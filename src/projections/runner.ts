@@ -277,7 +277,7 @@ export class InstanceRunner {
         let to = target;
         let promote = options.promote;
         if (options.holdAppends) {
-          await tx.query(this.sql.holdAppends, [this.store.schema]);
+          await tx.query(this.sql.holdAppends);
           const head = BigInt((await tx.query<{ position: string }>(this.sql.head))[0]!.position);
           const page = await this.readInside(tx, from);
           batch = page.filter((e) => this.handles.has(e.type));
@@ -451,7 +451,7 @@ export class InstanceRunner {
           await this.store.sql.transaction(async (tx) => {
             await this.limitIdleTime(tx);
             // Inline appends check the parked table themselves; hold them back while it changes.
-            if (this.definition.mode === 'inline') await tx.query(this.sql.holdAppends, [this.store.schema]);
+            if (this.definition.mode === 'inline') await tx.query(this.sql.holdAppends);
             if ((await tx.query(this.sql.fence, [this.id, this.host.owner])).length === 0) throw new LostRace();
             try {
               await this.definition.apply(event!, projectionContext(tx, this.row));

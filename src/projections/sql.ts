@@ -4,7 +4,6 @@
  * everything else is a parameter. Bigints are selected as text (see src/store/sql-client.ts).
  */
 import { quoted } from './naming.js';
-import { appendLockKey } from '../store/statements.js';
 
 /** One projection instance (one build of one version), as read from `projections`. */
 export interface InstanceRow {
@@ -129,10 +128,10 @@ export function projectionSql(schema: string) {
     fence: `UPDATE ${projections} p SET updated_at = clock_timestamp() WHERE p.id = $1 AND ${lease} AND p.phase <> 'retired' RETURNING p.checkpoint::text AS checkpoint`,
     /**
      * Holds appends back while an inline projection closes its last gap: the store's append lock (see
-     * append_batch in src/store/schema/001-event-log.ts), taken shared; appends take it exclusively.
+     * src/store/sql/functions/hold_appends.sql), taken shared; appends take it exclusively.
      * Then the head, read after the lock, is final until commit.
      */
-    holdAppends: `SELECT pg_advisory_xact_lock_shared(${appendLockKey('$1')})`,
+    holdAppends: `SELECT ${s}.hold_appends()`,
     head: `SELECT last_position::text AS position FROM (${head}) h`,
     idleTimeout: `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`,
     lockTimeout: `SELECT set_config('lock_timeout', $1, true)`,

@@ -1,6 +1,6 @@
 /**
  * The store's SQL for reads and the calls into the append/delete functions, for one schema.
- * Writes happen in the PL/pgSQL functions of migrations.ts; everything here only reads.
+ * Writes happen in the PL/pgSQL functions of sql/functions/; everything here only reads.
  */
 import type { EventMetadata, RecordedEvent, StreamInfo } from '../core/events.js';
 
@@ -58,20 +58,12 @@ export function toStreamInfo(row: StreamRow): StreamInfo {
   };
 }
 
-/**
- * The store's append lock (docs/global-order.md): a transaction-level advisory lock per schema. `schemaSql`
- * is an SQL expression for the schema name: a quoted literal in the migration, a parameter elsewhere.
- */
-export function appendLockKey(schemaSql: string): string {
-  return `hashtext('fabula.append'), hashtext(${schemaSql})`;
-}
-
 export function statements(schema: string) {
   const s = `"${schema}"`;
   return {
     appendBatch: `SELECT ${s}.append_batch($1::jsonb) AS results`,
     deleteStream: `SELECT ${s}.delete_stream($1, $2, $3::jsonb) AS result`,
-    headPosition: `SELECT coalesce(max(global_position), 0)::text AS position FROM ${s}.events`,
+    headPosition: `SELECT ${s}.head_position()::text AS position`,
     notificationChannel: `${schema}_appended`,
 
     /** $1 stream, $2 lowest version, $3 highest version, $4 recorded at or before (nullable), $5 limit (nullable). */

@@ -8,4 +8,5 @@ export default function setup() {
     cwd: root,
     stdio: 'inherit',
   });
+  execFileSync(process.execPath, [path.join(root, 'scripts/copy-sql.mjs')], { cwd: root, stdio: 'inherit' });
 }

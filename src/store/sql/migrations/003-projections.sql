@@ -1,23 +1,15 @@
-import type { Migration } from '../migrations.js';
-
-/**
- * The read side's bookkeeping (see docs/projections.md).
- *
- * `projections` has one row per *instance*: one build of one version of a projection. Each instance
- * keeps its read-model tables in a PostgreSQL schema of its own (`schema_name`), so that a new version
- * can be built beside the old one (blue/green) and the old one dropped whole. The row holds the
- * checkpoint (written in the same transaction as the read-model writes it covers), the lease that lets
- * one daemon at a time run the instance, and the failure state.
- *
- * `projection_parked_events` is the dead-letter table: events a projection could not apply (`failed`)
- * and the later events of the same stream held back behind them (`behind`), so that no read-model row
- * sees a stream's events out of order.
- */
-export const projections: Migration = {
-  version: 3,
-  name: 'projections: instances, checkpoints, leases, parked events',
-  sql: (s) => `
-CREATE TABLE "${s}".projections (
+-- The read side's bookkeeping (see docs/projections.md).
+--
+-- `projections` has one row per *instance*: one build of one version of a projection. Each instance
+-- keeps its read-model tables in a PostgreSQL schema of its own (`schema_name`), so that a new version
+-- can be built beside the old one (blue/green) and the old one dropped whole. The row holds the
+-- checkpoint (written in the same transaction as the read-model writes it covers), the lease that lets
+-- one daemon at a time run the instance, and the failure state.
+--
+-- `projection_parked_events` is the dead-letter table: events a projection could not apply (`failed`)
+-- and the later events of the same stream held back behind them (`behind`), so that no read-model row
+-- sees a stream's events out of order.
+CREATE TABLE {{schema}}.projections (
   id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   name               text NOT NULL,
   version            int NOT NULL,
@@ -47,10 +39,10 @@ CREATE TABLE "${s}".projections (
   dropped_at         timestamptz,
   UNIQUE (name, version, build)
 );
-CREATE UNIQUE INDEX projections_one_active ON "${s}".projections (name) WHERE phase = 'active';
+CREATE UNIQUE INDEX projections_one_active ON {{schema}}.projections (name) WHERE phase = 'active';
 
-CREATE TABLE "${s}".projection_parked_events (
-  projection_id   bigint NOT NULL REFERENCES "${s}".projections (id) ON DELETE CASCADE,
+CREATE TABLE {{schema}}.projection_parked_events (
+  projection_id   bigint NOT NULL REFERENCES {{schema}}.projections (id) ON DELETE CASCADE,
   global_position bigint NOT NULL,
   stream_id       text NOT NULL,
   event_id        uuid NOT NULL,
@@ -62,6 +54,4 @@ CREATE TABLE "${s}".projection_parked_events (
   parked_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
   PRIMARY KEY (projection_id, global_position)
 );
-CREATE INDEX projection_parked_by_stream ON "${s}".projection_parked_events (projection_id, stream_id, global_position);
-`,
-};
+CREATE INDEX projection_parked_by_stream ON {{schema}}.projection_parked_events (projection_id, stream_id, global_position);
