@@ -17,7 +17,7 @@ console.log(
 );
 let store;
 try {
-  store = await openEventStore(usingServer ? {} : { dataDir });
+  store = await openEventStore(usingServer ? { connectionString: process.env.DATABASE_URL } : { dataDir });
 } catch (error) {
   if (error instanceof StoreLockedError) {
     console.error(error.message);

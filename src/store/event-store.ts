@@ -30,7 +30,6 @@ import { statements, toRecordedEvent, toStreamInfo, type EventRow, type Statemen
 import { Wakeup } from './wakeup.js';
 
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
-const APPEND_WRITERS_IN_FLIGHT = Number(process.env.FABULA_APPEND_WRITERS ?? 2);
 
 /**
  * An inline handler as the store calls it: with the store it runs for as a third argument, so that a
@@ -46,6 +45,8 @@ export interface EventStoreParts {
   limits: StoreLimits;
   /** Called by close() after the store has stopped using `sql` (closes what the store owns). */
   onClose: () => Promise<void>;
+  /** See OpenEventStoreOptions.appendWritersInFlight. */
+  appendWritersInFlight?: number;
 }
 
 /**
@@ -84,7 +85,7 @@ export class EventStore {
           (events, tx) =>
             handler(events, tx, { schema: parts.schema }),
       ),
-      parts.sql.kind === 'pglite' ? 1 : APPEND_WRITERS_IN_FLIGHT,
+      parts.sql.kind === 'pglite' ? 1 : (parts.appendWritersInFlight ?? 2),
     );
   }
 

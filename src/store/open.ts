@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { defaultLimits, type StoreLimits } from '../core/validation.js';
+import { defaultLimits, validatePositiveInteger, type StoreLimits } from '../core/validation.js';
 import { lockDataFolder } from './data-folder-lock.js';
 import { createPgliteClient } from './drivers/pglite.js';
 import { createPostgresClient } from './drivers/postgres.js';
@@ -28,18 +28,34 @@ export interface OpenEventStoreOptions {
   inlineHandlers?: readonly StoreInlineHandler[];
   /** Start an in-memory PGlite from this data folder image (`dumpDataDir()`); faster than initdb. */
   loadDataDir?: Blob | File;
+  /**
+   * Append batches in flight at once (server driver; PGlite is one connection: always 1). Default 2: a
+   * second batch on its way hides the round trip behind the first one's commit.
+   */
+  appendWritersInFlight?: number;
 }
 
 /**
  * Opens an event store and applies migrations. Which database, first match wins:
  * `sql` (a client you manage) → `connectionString` (a server) → `dataDir` or `loadDataDir` (embedded) →
- * the `DATABASE_URL` environment variable (a server) → embedded in memory.
+ * embedded in memory. (The library reads no environment variables: the CLI and the server turn
+ * `DATABASE_URL` into `connectionString`.)
+ *
+ * @example
+ * ```ts
+ * import { openEventStore } from 'fabula';
+ *
+ * const store = await openEventStore({ dataDir: '.fabula/data' }); // or { connectionString: 'postgres://...' }
+ * await store.append('account-42', [{ type: 'AccountOpened', data: { owner: 'Ada' } }], { expectedVersion: 'no_stream' });
+ * const events = await store.readStream('account-42');
+ * await store.close();
+ * ```
  */
 export async function openEventStore(options: OpenEventStoreOptions = {}): Promise<EventStore> {
   const schema = validIdentifier(options.schema ?? 'fabula', 'schema');
   const limits = { ...defaultLimits, ...options.limits };
-  const embedded = options.dataDir !== undefined || options.loadDataDir !== undefined;
-  const connectionString = options.connectionString ?? (embedded ? undefined : process.env.DATABASE_URL || undefined);
+  const connectionString = options.connectionString || undefined;
+  const appendWritersInFlight = validatePositiveInteger(options.appendWritersInFlight, 'appendWritersInFlight');
 
   let sql: SqlClient;
   let release = async () => {};
@@ -75,5 +91,12 @@ export async function openEventStore(options: OpenEventStoreOptions = {}): Promi
     await release().catch(() => {});
     throw error;
   }
-  return new EventStore({ sql, schema, limits, onClose: release, inlineHandlers: options.inlineHandlers });
+  return new EventStore({
+    sql,
+    schema,
+    limits,
+    onClose: release,
+    inlineHandlers: options.inlineHandlers,
+    appendWritersInFlight,
+  });
 }
