@@ -19,6 +19,8 @@ import { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
 import { PGlite } from '@electric-sql/pglite';
 
+export { fillStore, type FillOptions } from './fill-store.js';
+
 type ErrorExpectation = (new (...args: any[]) => Error) | ((error: unknown) => boolean);
 
 /** Only what a specification states: type and data. */

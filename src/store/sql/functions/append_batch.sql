@@ -15,7 +15,6 @@ DECLARE
   is_deleted    boolean;
   stream_found  boolean;
   prior         record;
-  ids           uuid[];
   appended_any  boolean := false;
   appended_count bigint;
 BEGIN
@@ -45,7 +44,11 @@ BEGIN
                  THEN 'concurrency'
                ELSE 'ok'
              END AS outcome
-        FROM request LEFT JOIN {{schema}}.streams st ON st.stream_id = request.stream_id
+        -- A lookup by key per append, whatever the planner thinks of the batch's size or the table's:
+        -- LIMIT 1 keeps the subquery from being flattened into a join that may scan all of streams.
+        FROM request LEFT JOIN LATERAL (
+          SELECT s.stream_id, s.version, s.deleted_at FROM {{schema}}.streams s WHERE s.stream_id = request.stream_id LIMIT 1
+        ) st ON true
     ), placed AS (
       -- Accepted appends take consecutive positions in batch order.
       SELECT checked.*, head_position
@@ -59,12 +62,13 @@ BEGIN
              e.ev->>'type', (e.ev->>'schemaVersion')::smallint, e.ev->'data', e.ev->'metadata', at
         FROM placed p CROSS JOIN LATERAL jsonb_array_elements(p.events) WITH ORDINALITY AS e(ev, i)
        WHERE p.outcome = 'ok'
-    ), updated AS (
-      UPDATE {{schema}}.streams st SET version = p.version_before + p.n_events, updated_at = at
-        FROM placed p WHERE p.outcome = 'ok' AND p.exists_already AND st.stream_id = p.stream_id
-    ), created AS (
-      INSERT INTO {{schema}}.streams (stream_id, stream_type, version, created_at, updated_at)
-      SELECT p.stream_id, p.stream_type, p.n_events, at, at FROM placed p WHERE p.outcome = 'ok' AND NOT p.exists_already
+    ), upserted AS (
+      -- New and existing streams in one statement that finds each row through the primary key (an
+      -- UPDATE ... FROM may be planned as a join over the whole table). The versions were checked above,
+      -- under the append lock, so the update cannot lose a race.
+      INSERT INTO {{schema}}.streams AS st (stream_id, stream_type, version, created_at, updated_at)
+      SELECT p.stream_id, p.stream_type, p.version_before + p.n_events, at, at FROM placed p WHERE p.outcome = 'ok'
+      ON CONFLICT (stream_id) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at
     )
     SELECT jsonb_agg(CASE outcome
              WHEN 'ok' THEN jsonb_build_object('ok', true, 'nextExpectedVersion', version_before + n_events,
@@ -91,8 +95,9 @@ BEGIN
     -- Idempotency: were any of these event ids written before? Ids the store generated itself
     -- (callerIds false) are fresh random UUIDs that cannot have been: no lookup for them.
     IF (request->>'callerIds')::boolean THEN
-      SELECT array_agg((x.e->>'id')::uuid) INTO ids FROM jsonb_array_elements(request->'events') AS x(e);
-      IF EXISTS (SELECT 1 FROM {{schema}}.events WHERE event_id = ANY(ids)) THEN
+      -- One lookup by key per id (an "= ANY(array)" may be planned as a scan of all events).
+      IF EXISTS (SELECT 1 FROM jsonb_array_elements(request->'events') AS x(e)
+                   CROSS JOIN LATERAL (SELECT 1 FROM {{schema}}.events ev WHERE ev.event_id = (x.e->>'id')::uuid LIMIT 1) hit) THEN
         SELECT count(ev.event_id) AS found,
                bool_and(ev.stream_id = sid) AS same_stream,
                bool_and(ev.event_type = r.e->>'type' AND ev.data = r.e->'data') AS same_content,
@@ -104,8 +109,10 @@ BEGIN
                (array_agg(ev.stream_id ORDER BY r.i))[1] AS some_stream
           INTO prior
           FROM jsonb_array_elements(request->'events') WITH ORDINALITY AS r(e, i)
-          -- "= ANY(ids)" lets the planner use the event_id index whatever it guesses about the array.
-          JOIN {{schema}}.events ev ON ev.event_id = (r.e->>'id')::uuid AND ev.event_id = ANY(ids);
+          CROSS JOIN LATERAL (
+            SELECT x.event_id, x.stream_id, x.stream_version, x.global_position, x.event_type, x.data
+              FROM {{schema}}.events x WHERE x.event_id = (r.e->>'id')::uuid LIMIT 1
+          ) ev;
 
         IF NOT prior.same_stream THEN
           results := results || jsonb_build_object('error', 'idempotency', 'eventId', prior.some_id,
