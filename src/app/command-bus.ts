@@ -136,8 +136,21 @@ export class CommandBus {
       streamId: (data) => handler.repository.streamId(handler.id(data as Data)),
       authorize: handler.authorize as Authorize<unknown> | undefined,
       run: async (data, context, metadata, eventId) => {
-        const aggregate = await handler.repository.load(handler.id(data as Data));
-        await handler.handle(aggregate, data as Data, context);
+        const id = handler.id(data as Data);
+        // Decide on the cached state when there is one; a decision the append cannot check (no events,
+        // or a refusal) is made again on state read from the store (see state-cache.ts).
+        let { aggregate, cached } = await handler.repository.loadForCommand(id);
+        try {
+          await handler.handle(aggregate, data as Data, context);
+        } catch (error) {
+          if (!cached) throw error;
+          ({ aggregate, cached } = await handler.repository.loadForCommand(id, true));
+          await handler.handle(aggregate, data as Data, context);
+        }
+        if (cached && aggregate.pendingEvents.length === 0) {
+          ({ aggregate } = await handler.repository.loadForCommand(id, true));
+          await handler.handle(aggregate, data as Data, context);
+        }
         const events = [...(aggregate.pendingEvents as readonly DomainEvent[])];
         return { result: await handler.repository.save(aggregate, { metadata, eventId, newIds: true }), events };
       },

@@ -7,11 +7,12 @@
  * `ConcurrencyError` instead of overwriting.
  */
 import { decideEvents, evolveAll, type Aggregate, type AggregateClass, type Decider } from '../core/aggregate.js';
-import { ValidationError } from '../core/errors.js';
+import { ConcurrencyError, StreamDeletedError, ValidationError } from '../core/errors.js';
 import type { DomainEvent, EventRegistry, StoredDomainEvent } from '../core/event-registry.js';
 import type { AppendResult, EventMetadata } from '../core/events.js';
 import type { EventStore } from '../store/event-store.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
+import { StateCache } from './state-cache.js';
 
 export interface SnapshotPolicy {
   /** Snapshot whenever a save crosses a multiple of this many events. */
@@ -19,6 +20,13 @@ export interface SnapshotPolicy {
   /** Snapshot after a load that had to replay more than this many events. */
   whenReplayExceeds?: number;
 }
+
+/**
+ * Commands decide on the state this process saw last, without reading the stream, when it has one
+ * (see state-cache.ts for why that stays correct). On by default, 10,000 streams per repository; `false`
+ * turns it off. Needs a snapshot version above 0 (states are cached in their snapshot form).
+ */
+export type StateCacheOption = { maxEntries: number } | false;
 
 export interface LoadOptions {
   /** The state as it was at this moment (temporal load). */
@@ -49,14 +57,37 @@ interface Model<State> {
 /** Shared by both repositories: snapshots, replay, temporal loads. */
 class StateLoader<State> {
   private readonly snapshots: SnapshotStore;
+  private readonly cache: StateCache | null;
 
   constructor(
     private readonly store: EventStore,
     private readonly registry: EventRegistry,
     private readonly model: Model<State>,
     private readonly policy: SnapshotPolicy = {},
+    cache: StateCacheOption = { maxEntries: 10_000 },
   ) {
     this.snapshots = new SnapshotStore(store.sql, store.schema);
+    this.cache = cache && model.snapshotVersion > 0 ? new StateCache(cache.maxEntries) : null;
+  }
+
+  /** The current state for a command: from the cache when this process has it (`cached`), else loaded. */
+  async loadForCommand(streamId: string, id: string, fresh: boolean): Promise<{ state: State; version: number; cached: boolean }> {
+    const entry = fresh ? undefined : this.cache?.get(streamId);
+    if (entry) {
+      const state = this.model.fromSnapshot(this.registry.transcoder.decode(entry.encoded), entry.version, id);
+      return { state, version: entry.version, cached: true };
+    }
+    return { ...(await this.load(streamId, {}, id)), cached: false };
+  }
+
+  /** After a successful append: this is the stream's state now. */
+  remember(streamId: string, state: State, version: number): void {
+    this.cache?.set(streamId, version, this.registry.transcoder.encode(this.model.toSnapshot(state)));
+  }
+
+  /** After a failed append: what we had is not the stream's state. */
+  forget(streamId: string): void {
+    this.cache?.delete(streamId);
   }
 
   async load(streamId: string, options: LoadOptions = {}, id = streamId): Promise<{ state: State; version: number }> {
@@ -91,6 +122,7 @@ class StateLoader<State> {
     if (isCurrent && this.policy.whenReplayExceeds !== undefined && recorded.length > this.policy.whenReplayExceeds) {
       await this.saveSnapshot(streamId, state, version);
     }
+    if (isCurrent) this.remember(streamId, state, version);
     return { state, version };
   }
 
@@ -123,7 +155,7 @@ export class AggregateRepository<A extends Aggregate<any>> {
   constructor(
     private readonly store: EventStore,
     private readonly aggregateClass: AggregateClass<A>,
-    private readonly options: { registry: EventRegistry; snapshots?: SnapshotPolicy },
+    private readonly options: { registry: EventRegistry; snapshots?: SnapshotPolicy; cache?: StateCacheOption },
   ) {
     if (typeof aggregateClass.streamType !== 'string' || aggregateClass.streamType.length === 0) {
       throw new ValidationError('streamType', `${aggregateClass.name} must declare static readonly streamType = '...'`);
@@ -147,6 +179,7 @@ export class AggregateRepository<A extends Aggregate<any>> {
         },
       },
       options.snapshots,
+      options.cache,
     );
   }
 
@@ -158,6 +191,15 @@ export class AggregateRepository<A extends Aggregate<any>> {
   async load(id: string, options: LoadOptions = {}): Promise<A> {
     const { state } = await this.loader.load(this.streamId(id), options, id);
     return state;
+  }
+
+  /**
+   * For the command bus: the aggregate as this process last saw it (`cached`: the stream is not read;
+   * the save's expected version checks it), or loaded (`fresh`, or nothing cached).
+   */
+  async loadForCommand(id: string, fresh = false): Promise<{ aggregate: A; cached: boolean }> {
+    const { state, cached } = await this.loader.loadForCommand(this.streamId(id), id, fresh);
+    return { aggregate: state, cached };
   }
 
   /** Appends the pending events (expected version: the loaded one). Nothing to save: null. */
@@ -175,12 +217,13 @@ export class AggregateRepository<A extends Aggregate<any>> {
         `events[${i}]`,
       ),
     );
-    const result = await this.store.append(this.streamId(aggregate.id), events, {
-      expectedVersion: from === 0 ? 'no_stream' : from,
-      newIds: options.newIds,
-    });
+    const streamId = this.streamId(aggregate.id);
+    const result = await appendOrForget(this.loader, streamId, () =>
+      this.store.append(streamId, events, { expectedVersion: from === 0 ? 'no_stream' : from, newIds: options.newIds }),
+    );
     aggregate.markSaved(result.nextExpectedVersion);
-    await this.loader.afterSave(this.streamId(aggregate.id), aggregate, from, result.nextExpectedVersion);
+    this.loader.remember(streamId, aggregate, result.nextExpectedVersion);
+    await this.loader.afterSave(streamId, aggregate, from, result.nextExpectedVersion);
     return result;
   }
 }
@@ -192,7 +235,7 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
   constructor(
     private readonly store: EventStore,
     private readonly decider: Decider<Command, Event, State>,
-    private readonly options: { name: string; registry: EventRegistry; snapshots?: SnapshotPolicy },
+    private readonly options: { name: string; registry: EventRegistry; snapshots?: SnapshotPolicy; cache?: StateCacheOption },
   ) {
     this.loader = new StateLoader<State>(
       store,
@@ -206,6 +249,7 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
         fromSnapshot: (snapshot) => snapshot as State,
       },
       options.snapshots,
+      options.cache,
     );
   }
 
@@ -213,14 +257,29 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
     return this.loader.load(streamId, options);
   }
 
-  /** Decides on the current state and appends the result; the events and the append result. */
+  /**
+   * Decides on the current state and appends the result; the events and the append result. The state is
+   * this process's cached one when it has it; a decision on it that the append cannot check (no events,
+   * or a refusal) is made again on state read from the store.
+   */
   async handle(
     streamId: string,
     command: Command,
     options: SaveOptions = {},
   ): Promise<{ events: Event[]; result: AppendResult | null; state: State }> {
-    const { state, version } = await this.load(streamId);
-    const events = decideEvents(this.decider, command, state);
+    let { state, version, cached } = await this.loader.loadForCommand(streamId, streamId, false);
+    let events: Event[];
+    try {
+      events = decideEvents(this.decider, command, state);
+    } catch (error) {
+      if (!cached) throw error;
+      ({ state, version, cached } = await this.loader.loadForCommand(streamId, streamId, true));
+      events = decideEvents(this.decider, command, state);
+    }
+    if (events.length === 0 && cached) {
+      ({ state, version } = await this.loader.loadForCommand(streamId, streamId, true));
+      events = decideEvents(this.decider, command, state);
+    }
     if (events.length === 0) return { events, result: null, state };
     const encoded = events.map((event, i) =>
       this.options.registry.encode(
@@ -232,12 +291,22 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
         `events[${i}]`,
       ),
     );
-    const result = await this.store.append(streamId, encoded, {
-      expectedVersion: version === 0 ? 'no_stream' : version,
-      newIds: options.newIds,
-    });
+    const result = await appendOrForget(this.loader, streamId, () =>
+      this.store.append(streamId, encoded, { expectedVersion: version === 0 ? 'no_stream' : version, newIds: options.newIds }),
+    );
     const next = evolveAll(this.decider, state, events);
+    this.loader.remember(streamId, next, result.nextExpectedVersion);
     await this.loader.afterSave(streamId, next, version, result.nextExpectedVersion);
     return { events, result, state: next };
+  }
+}
+
+/** An append whose failure means the cached state (if any) was not the stream's: drop it. */
+async function appendOrForget(loader: StateLoader<any>, streamId: string, append: () => Promise<AppendResult>) {
+  try {
+    return await append();
+  } catch (error) {
+    if (error instanceof ConcurrencyError || error instanceof StreamDeletedError) loader.forget(streamId);
+    throw error;
   }
 }
