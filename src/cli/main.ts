@@ -21,7 +21,12 @@ const program = new Command('fabula')
   )
   .addOption(new Option('--data-dir <dir>', 'folder of the embedded store').env('FABULA_DATA_DIR').default('.fabula/data'))
   .addOption(new Option('--schema <name>', 'PostgreSQL schema of the store').default('fabula'))
-  .option('--app <module>', 'application module (default export of defineApp); default: the bank and orders reference app')
+  .addOption(
+    new Option(
+      '--app <module>',
+      'application module whose default export is defineApp(...), .js or .ts; needed by serve, state, catalog, replay and projections',
+    ).env('FABULA_APP'),
+  )
   .option('--json', 'machine-readable output')
   .showHelpAfterError('(run with --help for usage)');
 
@@ -181,8 +186,8 @@ program
     const app = await loadApp(globals());
     const store = await openStore(globals());
     try {
-      const { CommandBus } = await import('../app/command-bus.js');
-      const { QueryBus } = await import('../app/query-bus.js');
+      const { CommandBus } = await import('../write/command-bus.js');
+      const { QueryBus } = await import('../queries/query-bus.js');
       const { createProjections } = await import('../projections/projections.js');
       const { aggregates = {} } = app.setup({
         store,
@@ -214,13 +219,15 @@ program
 
 program
   .command('check')
-  .description('check the store for consistency; exits 1 with a report when something is wrong')
+  .description(
+    'check the store for consistency (events, streams, projection checkpoints); exits 1 with a report when something is wrong',
+  )
   .action(async () => {
-    const app = await loadApp(globals());
     await withStore(globals(), async (store) => {
       const report = await checkConsistency(store.sql, store.schema);
       const { createProjections } = await import('../projections/projections.js');
-      const projections = createProjections(app.projections ?? []).attach(store);
+      // status() lists every projection instance in the store, whichever application defined it.
+      const projections = createProjections([]).attach(store);
       for (const status of await projections.status()) {
         if (status.checkpoint > report.headPosition) {
           report.findings.push({

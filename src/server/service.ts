@@ -4,14 +4,15 @@
  * requests in flight finish, stop the daemon at a checkpoint, close the store).
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { AppDefinition } from '../app/app-definition.js';
-import { CommandBus } from '../app/command-bus.js';
-import { QueryBus } from '../app/query-bus.js';
+import type { AppDefinition } from '../app-definition.js';
+import { CommandBus } from '../write/command-bus.js';
+import { QueryBus } from '../queries/query-bus.js';
 import { EventCatalog } from '../core/catalog.js';
 import { createProjections, type Projections } from '../projections/projections.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
-import { buildServer, type Caller, type ServerContext, type ServerLimits } from './app.js';
+import type { Caller, ServerContext, ServerLimits } from './context.js';
+import { buildServer } from './http-server.js';
 
 export interface ServiceOptions {
   app: AppDefinition;
@@ -57,7 +58,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       consumers: projections.catalog().map((p) => ({ name: p.name, kind: 'projection', handles: p.handles })),
     });
     const tokens = options.tokens;
-    const { app: server, context } = await buildServer({
+    const { server, context } = await buildServer({
       store,
       commands,
       queries,

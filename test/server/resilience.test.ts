@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openEventStore } from '../../src/index.js';
 import { startService } from '../../src/server/service.js';
-import app from '../../examples/app.js';
+import referenceApp from '../../examples/reference-app.js';
 import { fabulaBin } from '../support/cli.js';
 import { drivers } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
@@ -109,7 +109,7 @@ describe.each(drivers)('the service under failure (%s)', (driver) => {
 
   it('shuts down gracefully mid-load without losing an acknowledged command', async () => {
     const where = location(driver);
-    const service = await startService({ app, port: 0, ...where, projectionOptions: { pollIntervalMs: 50 } });
+    const service = await startService({ app: referenceApp, port: 0, ...where, projectionOptions: { pollIntervalMs: 50 } });
     const url = service.url;
     expect((await post(url, '/commands/OpenAccount', { accountId: 'g1', owner: 'Gus', currency: 'EUR' })).status).toBe(202);
     const acknowledged: string[] = [];
@@ -139,7 +139,7 @@ describe.each(drivers)('the service under failure (%s)', (driver) => {
 
   it('answers thousands of malformed requests with 4xx only, and stays healthy', async () => {
     const where = location(driver);
-    const service = await startService({ app, port: 0, ...where });
+    const service = await startService({ app: referenceApp, port: 0, ...where });
     try {
       const paths = [
         '/commands/OpenAccount',
