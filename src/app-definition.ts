@@ -1,6 +1,8 @@
 /**
- * An application: the events it records, the projections it keeps, and the commands, queries and
- * aggregates it offers. `fabula serve`, the CLI and tests start the same definition.
+ * An application definition: the events it records, the projections it keeps, and the commands,
+ * queries and aggregates it offers. `fabula serve`, the CLI (`--app` / `FABULA_APP`) and tests start
+ * the same definition; it sits above the write side, the query bus and the projections, and below the
+ * server and the CLI that run it.
  */
 import type { EventRegistry } from './core/event-registry.js';
 import type { ProjectionDefinition } from './projections/define.js';
@@ -31,6 +33,29 @@ export interface AppDefinition {
   setup(context: AppContext): { aggregates?: Record<string, StateReader> };
 }
 
+/**
+ * Declares an application. Its module default-exports it, so that `fabula serve --app <module>` (or
+ * `FABULA_APP=<module>`), the other CLI commands and `startService` can start it.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { defineApp, defineQuery, EventRegistry } from 'fabula';
+ *
+ * const Hello = defineQuery('hello', { schema: z.object({ name: z.string() }) });
+ *
+ * // my-app.ts; serve it with `fabula serve --app ./my-app.ts`
+ * export default defineApp({
+ *   name: 'hello',
+ *   registry: new EventRegistry(), // the events it records: .register(...)
+ *   projections: [], // its read models: defineProjection(...)
+ *   setup({ queries }) {
+ *     queries.register(Hello, async ({ name }) => ({ greeting: `Hello, ${name}` }));
+ *     return {}; // { aggregates: { account: readAccountState } } for temporal state queries
+ *   },
+ * });
+ * ```
+ */
 export function defineApp(definition: AppDefinition): AppDefinition {
   return definition;
 }

@@ -1,6 +1,7 @@
 /**
- * Every TypeScript code block (```ts, ```typescript) of README.md and docs/*.md is type-checked against
- * the sources, so the documentation cannot drift from the API.
+ * Every TypeScript code block (```ts, ```typescript) of README.md and docs/*.md, and of the TSDoc
+ * comments under src/ (`@example` blocks), is type-checked against the sources, so the documentation
+ * cannot drift from the API.
  *
  * Each block becomes a module of its own (top-level await allowed) in which `fabula` and
  * `fabula/testing` are the package's sources and `examples/...` the reference domains. Two HTML
@@ -10,7 +11,8 @@
  *        elsewhere (import { BankAccount } from 'examples/bank/index.js'; declare const store: EventStore;) -->
  *   <!-- not-checked: why --> for a block that is deliberately partial (sparingly).
  *
- * A failure names the Markdown file and line of the offending code.
+ * (In TSDoc there are no such comments: an example there is complete, or written without a ```ts fence.)
+ * A failure names the file and line of the offending code.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -77,14 +79,29 @@ const markdownFiles = [
     .filter((name) => name.endsWith('.md'))
     .map((name) => `docs/${name}`),
 ];
-const blocks = markdownFiles.flatMap((file) => codeBlocks(file, fs.readFileSync(path.join(root, file), 'utf8')));
+const sourceFiles = (fs.readdirSync(path.join(root, 'src'), { recursive: true }) as string[])
+  .filter((name) => name.endsWith('.ts'))
+  .map((name) => `src/${name.split(path.sep).join('/')}`);
+/** A source file's text with the ` * ` that starts each line of a doc comment taken off (lines kept). */
+const commentText = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.replace(/^\s*\*(?: |$)/, ''))
+    .join('\n');
+const blocks = [
+  ...markdownFiles.flatMap((file) => codeBlocks(file, fs.readFileSync(path.join(root, file), 'utf8'))),
+  ...sourceFiles.flatMap((file) =>
+    codeBlocks(file, commentText(fs.readFileSync(path.join(root, file), 'utf8'))).map((b) => ({ ...b, prelude: '' })),
+  ),
+];
 
-describe('TypeScript code blocks in README.md and docs/', () => {
+describe('TypeScript code blocks in README.md, docs/ and TSDoc', () => {
   const folder = fs.mkdtempSync(path.join(root, '.docs-check-'));
   afterAll(() => fs.rmSync(folder, { recursive: true, force: true }));
 
   it('finds the blocks, and every block left unchecked says why', () => {
-    expect(blocks.length).toBeGreaterThan(5);
+    expect(blocks.filter((b) => b.file.endsWith('.md')).length).toBeGreaterThan(5);
+    expect(blocks.filter((b) => b.file.startsWith('src/')).length).toBeGreaterThan(2);
     expect(blocks.filter((b) => b.notChecked === '').map((b) => `${b.file}:${b.line}`)).toEqual([]);
   });
 
@@ -113,12 +130,16 @@ describe('TypeScript code blocks in README.md and docs/', () => {
         include: ['*.ts'],
       }),
     );
-    const config = ts.getParsedCommandLineOfConfigFile(configFile, {}, {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    const config = ts.getParsedCommandLineOfConfigFile(
+      configFile,
+      {},
+      {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: (d) => {
+          throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+        },
       },
-    })!;
+    )!;
     const program = ts.createProgram(config.fileNames, config.options);
     const problems = ts
       .getPreEmitDiagnostics(program)
