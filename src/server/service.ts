@@ -99,20 +99,3 @@ function bearer(tokens: ReadonlyMap<string, Caller>, header: string | string[] |
   const match = value?.match(/^Bearer\s+(\S+)$/i);
   return match ? (tokens.get(match[1]!) ?? null) : null;
 }
-
-/** `FABULA_API_TOKENS="secret1=alice,secret2=bob@tenant-b"`: token=user[@tenant], comma-separated. */
-export function parseTokens(text: string | undefined): Map<string, Caller> {
-  const tokens = new Map<string, Caller>();
-  for (const entry of (text ?? '')
-    .split(',')
-    .map((e) => e.trim())
-    .filter(Boolean)) {
-    const match = entry.match(/^([^=\s]{8,})=([^@\s]+)(?:@(\S+))?$/);
-    if (!match)
-      throw new Error(
-        `FABULA_API_TOKENS: "${entry.replace(/=.*/, '=...')}" is not token=user[@tenant] (tokens need 8+ characters)`,
-      );
-    tokens.set(match[1]!, { userId: match[2]!, ...(match[3] ? { tenantId: match[3] } : {}) });
-  }
-  return tokens;
-}
