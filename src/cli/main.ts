@@ -2,13 +2,15 @@
 /**
  * The `fabula` command line: serve the application, and operate the store and its projections.
  * Works on the embedded store in --data-dir (when no server process holds it) or on DATABASE_URL.
+ * The application (`--app` / FABULA_APP) is loaded only by the commands that need it (see `loadApp`);
+ * the environment is read here and in `serve.ts`, and passed down as options.
  */
 import { Command, Option } from 'commander';
 import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
 import { checkConsistency } from '../store/consistency.js';
 import { latestSchemaVersion } from '../store/migrations.js';
-import { loadApp, output, openStore, reportError, withStore, type GlobalOptions } from './context.js';
+import { jsonReplacer, loadApp, output, openStore, reportError, withStore, type GlobalOptions } from './context.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
 import { dateOption, intOption, listOption, positionOption } from './options.js';
@@ -150,9 +152,7 @@ program
         streamTypes: listOption(options.streamTypes),
         signal: stop.signal,
       })) {
-        process.stdout.write(
-          `${globals().json ? JSON.stringify(event, (k, v) => (typeof v === 'bigint' ? v.toString() : v)) : formatEvent(event)}\n`,
-        );
+        process.stdout.write(`${globals().json ? JSON.stringify(event, jsonReplacer) : formatEvent(event)}\n`);
       }
     } finally {
       process.off('SIGINT', end);
@@ -209,8 +209,7 @@ program
       output(
         globals(),
         { type, id, version, state },
-        () =>
-          `${type} ${id} at version ${version}:\n${JSON.stringify(state, (k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}`,
+        () => `${type} ${id} at version ${version}:\n${JSON.stringify(state, jsonReplacer, 2)}`,
       );
     } finally {
       await store.close();
