@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import app from '../examples/app.js';
+import referenceApp from '../examples/reference-app.js';
 import { startService } from '../src/server/service.js';
 import {
   absolute,
@@ -73,7 +73,7 @@ async function inProcess(execute: (accountId: string) => Promise<unknown>, secon
 async function runBench(ctx: BenchContext): Promise<BenchReport> {
   const { options, databaseUrl, log } = ctx;
   const schema = randomSchemaName('bench_http');
-  const service = await startService({ app, databaseUrl, schema, port: 0 });
+  const service = await startService({ app: referenceApp, databaseUrl, schema, port: 0 });
   const drop = async () => {
     const admin = new pg.Client({ connectionString: databaseUrl });
     await admin.connect();

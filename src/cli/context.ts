@@ -1,7 +1,7 @@
-/** What every CLI command needs: where the store is, which application, how to print. */
+/** What every CLI command needs: where the store is, which application (if any), how to print. */
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { AppDefinition } from '../app/app-definition.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { AppDefinition } from '../app-definition.js';
 import { FabulaError, ValidationError } from '../core/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
@@ -23,13 +23,29 @@ export function openStore(options: GlobalOptions, extra: Parameters<typeof openE
   });
 }
 
-/** The application to serve: `--app <module>` (default export), or the reference bank and orders app. */
+/**
+ * The application of commands that need one (serve, state, catalog, replay, projections): the default
+ * export of `--app <module>` or `$FABULA_APP`, a `defineApp(...)`. There is no default: a command that
+ * needs an application and got none says so.
+ */
 export async function loadApp(options: GlobalOptions): Promise<AppDefinition> {
-  if (!options.app) return (await import('../../examples/app.js')).default;
-  const url = pathToFileURL(path.resolve(options.app)).href;
+  const app = await loadAppIfGiven(options);
+  if (!app)
+    throw new ValidationError(
+      '--app',
+      'this command needs the application: pass --app <module> or set FABULA_APP to a module whose default export is defineApp({ ... }) (for example --app ./dist/my-app.js or --app ./my-app.ts)',
+    );
+  return app;
+}
+
+/** The application when `--app` / `$FABULA_APP` names one, else undefined (commands that work on the store alone). */
+async function loadAppIfGiven(options: GlobalOptions): Promise<AppDefinition | undefined> {
+  if (!options.app) return undefined;
+  const file = path.resolve(options.app);
+  if (TYPESCRIPT.test(file)) await enableTypeScript(options.app);
   let loaded: { default?: AppDefinition };
   try {
-    loaded = await import(url);
+    loaded = await import(pathToFileURL(file).href);
   } catch (error) {
     throw new ValidationError('--app', `cannot load ${options.app}: ${(error as Error).message}`);
   }
@@ -38,6 +54,29 @@ export async function loadApp(options: GlobalOptions): Promise<AppDefinition> {
     throw new ValidationError('--app', `${options.app} must default-export defineApp({ name, registry, projections, setup })`);
   }
   return app;
+}
+
+const TYPESCRIPT = /\.[cm]?ts$/i;
+let typescriptEnabled = false;
+
+/**
+ * Lets `import()` load TypeScript through tsx's loader (an optional peer dependency). Not needed, and
+ * not done, when this CLI itself runs from its TypeScript sources (`npm start`, `npm run fabula`): a
+ * TypeScript loader is then active already, and a second one would load the same files twice.
+ */
+async function enableTypeScript(app: string) {
+  if (typescriptEnabled || TYPESCRIPT.test(fileURLToPath(import.meta.url))) return;
+  let api: typeof import('tsx/esm/api');
+  try {
+    api = await import('tsx/esm/api');
+  } catch {
+    throw new ValidationError(
+      '--app',
+      `${app} is TypeScript, which needs the tsx package to load (npm install --save-dev tsx); or compile it and pass the .js file`,
+    );
+  }
+  api.register();
+  typescriptEnabled = true;
 }
 
 export async function withStore<T>(options: GlobalOptions, run: (store: EventStore) => Promise<T>): Promise<T> {

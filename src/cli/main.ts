@@ -2,13 +2,15 @@
 /**
  * The `fabula` command line: serve the application, and operate the store and its projections.
  * Works on the embedded store in --data-dir (when no server process holds it) or on DATABASE_URL.
+ * The application (`--app` / FABULA_APP) is loaded only by the commands that need it (see `loadApp`);
+ * the environment is read here and in `serve.ts`, and passed down as options.
  */
 import { Command, Option } from 'commander';
 import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
 import { checkConsistency } from '../store/consistency.js';
 import { latestSchemaVersion } from '../store/migrations.js';
-import { loadApp, output, openStore, reportError, withStore, type GlobalOptions } from './context.js';
+import { jsonReplacer, loadApp, output, openStore, reportError, withStore, type GlobalOptions } from './context.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
 import { dateOption, intOption, listOption, positionOption } from './options.js';
@@ -21,7 +23,12 @@ const program = new Command('fabula')
   )
   .addOption(new Option('--data-dir <dir>', 'folder of the embedded store').env('FABULA_DATA_DIR').default('.fabula/data'))
   .addOption(new Option('--schema <name>', 'PostgreSQL schema of the store').default('fabula'))
-  .option('--app <module>', 'application module (default export of defineApp); default: the bank and orders reference app')
+  .addOption(
+    new Option(
+      '--app <module>',
+      'application module whose default export is defineApp(...), .js or .ts; needed by serve, state, catalog, replay and projections',
+    ).env('FABULA_APP'),
+  )
   .option('--json', 'machine-readable output')
   .showHelpAfterError('(run with --help for usage)');
 
@@ -145,9 +152,7 @@ program
         streamTypes: listOption(options.streamTypes),
         signal: stop.signal,
       })) {
-        process.stdout.write(
-          `${globals().json ? JSON.stringify(event, (k, v) => (typeof v === 'bigint' ? v.toString() : v)) : formatEvent(event)}\n`,
-        );
+        process.stdout.write(`${globals().json ? JSON.stringify(event, jsonReplacer) : formatEvent(event)}\n`);
       }
     } finally {
       process.off('SIGINT', end);
@@ -181,8 +186,8 @@ program
     const app = await loadApp(globals());
     const store = await openStore(globals());
     try {
-      const { CommandBus } = await import('../app/command-bus.js');
-      const { QueryBus } = await import('../app/query-bus.js');
+      const { CommandBus } = await import('../write/command-bus.js');
+      const { QueryBus } = await import('../queries/query-bus.js');
       const { createProjections } = await import('../projections/projections.js');
       const { aggregates = {} } = app.setup({
         store,
@@ -204,8 +209,7 @@ program
       output(
         globals(),
         { type, id, version, state },
-        () =>
-          `${type} ${id} at version ${version}:\n${JSON.stringify(state, (k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}`,
+        () => `${type} ${id} at version ${version}:\n${JSON.stringify(state, jsonReplacer, 2)}`,
       );
     } finally {
       await store.close();
@@ -214,13 +218,15 @@ program
 
 program
   .command('check')
-  .description('check the store for consistency; exits 1 with a report when something is wrong')
+  .description(
+    'check the store for consistency (events, streams, projection checkpoints); exits 1 with a report when something is wrong',
+  )
   .action(async () => {
-    const app = await loadApp(globals());
     await withStore(globals(), async (store) => {
       const report = await checkConsistency(store.sql, store.schema);
       const { createProjections } = await import('../projections/projections.js');
-      const projections = createProjections(app.projections ?? []).attach(store);
+      // status() lists every projection instance in the store, whichever application defined it.
+      const projections = createProjections([]).attach(store);
       for (const status of await projections.status()) {
         if (status.checkpoint > report.headPosition) {
           report.findings.push({

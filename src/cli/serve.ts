@@ -1,7 +1,13 @@
-/** `fabula serve`: the HTTP API with the application's commands, queries and projections. */
-import type { Command } from 'commander';
+/**
+ * `fabula serve`: the HTTP API with the application's commands, queries and projections. The server's
+ * start-up settings come from options or the environment here (PORT, HOST, LOG_LEVEL,
+ * FABULA_API_TOKENS), and are passed down to `startService`.
+ */
+import { Option, type Command } from 'commander';
 import pino from 'pino';
-import { parseTokens, startService } from '../server/service.js';
+import { ValidationError } from '../core/errors.js';
+import type { Caller } from '../server/context.js';
+import { startService } from '../server/service.js';
 import { loadApp, type GlobalOptions } from './context.js';
 import { intOption } from './options.js';
 
@@ -9,9 +15,9 @@ export function serveCommand(program: Command, globals: () => GlobalOptions) {
   program
     .command('serve')
     .description('serve the HTTP API (OpenAPI at /docs), run the projection daemon, until SIGINT/SIGTERM')
-    .option('--port <port>', 'TCP port', process.env.PORT ?? '3000')
-    .option('--host <host>', 'interface to listen on', process.env.HOST ?? '127.0.0.1')
-    .option('--log-level <level>', 'pino log level (info, debug, warn, ...)', process.env.LOG_LEVEL ?? 'info')
+    .addOption(new Option('--port <port>', 'TCP port').env('PORT').default('3000'))
+    .addOption(new Option('--host <host>', 'interface to listen on').env('HOST').default('127.0.0.1'))
+    .addOption(new Option('--log-level <level>', 'pino log level (info, debug, warn, ...)').env('LOG_LEVEL').default('info'))
     .action(async (options: { port: string; host: string; logLevel: string }) => {
       const g = globals();
       const app = await loadApp(g);
@@ -51,4 +57,22 @@ export function serveCommand(program: Command, globals: () => GlobalOptions) {
       process.once('SIGINT', () => void stop('SIGINT'));
       process.once('SIGTERM', () => void stop('SIGTERM'));
     });
+}
+
+/** `FABULA_API_TOKENS="secret1=alice,secret2=bob@tenant-b"`: token=user[@tenant], comma-separated. */
+export function parseTokens(text: string | undefined): Map<string, Caller> {
+  const tokens = new Map<string, Caller>();
+  for (const entry of (text ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const match = entry.match(/^([^=\s]{8,})=([^@\s]+)(?:@(\S+))?$/);
+    if (!match)
+      throw new ValidationError(
+        'FABULA_API_TOKENS',
+        `"${entry.replace(/=.*/, '=...')}" is not token=user[@tenant] (tokens need 8+ characters)`,
+      );
+    tokens.set(match[1]!, { userId: match[2]!, ...(match[3] ? { tenantId: match[3] } : {}) });
+  }
+  return tokens;
 }

@@ -6,7 +6,7 @@
  * - Functional style: a `Decider` of three pure parts, `initialState`, `decide(command, state)` and
  *   `evolve(state, event)`.
  *
- * Both are pure: loading and saving is the repository's job (`app/`).
+ * Both are pure: loading and saving is the repository's job (`write/`).
  */
 import type { DomainEvent } from './event-registry.js';
 import type { Lifecycle } from './lifecycle.js';

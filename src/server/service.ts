@@ -4,14 +4,15 @@
  * requests in flight finish, stop the daemon at a checkpoint, close the store).
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { AppDefinition } from '../app/app-definition.js';
-import { CommandBus } from '../app/command-bus.js';
-import { QueryBus } from '../app/query-bus.js';
+import type { AppDefinition } from '../app-definition.js';
+import { CommandBus } from '../write/command-bus.js';
+import { QueryBus } from '../queries/query-bus.js';
 import { EventCatalog } from '../core/catalog.js';
 import { createProjections, type Projections } from '../projections/projections.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
-import { buildServer, type Caller, type ServerContext, type ServerLimits } from './app.js';
+import type { Caller, ServerContext, ServerLimits } from './context.js';
+import { buildServer } from './http-server.js';
 
 export interface ServiceOptions {
   app: AppDefinition;
@@ -57,7 +58,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       consumers: projections.catalog().map((p) => ({ name: p.name, kind: 'projection', handles: p.handles })),
     });
     const tokens = options.tokens;
-    const { app: server, context } = await buildServer({
+    const { server, context } = await buildServer({
       store,
       commands,
       queries,
@@ -97,21 +98,4 @@ function bearer(tokens: ReadonlyMap<string, Caller>, header: string | string[] |
   const value = Array.isArray(header) ? header[0] : header;
   const match = value?.match(/^Bearer\s+(\S+)$/i);
   return match ? (tokens.get(match[1]!) ?? null) : null;
-}
-
-/** `FABULA_API_TOKENS="secret1=alice,secret2=bob@tenant-b"`: token=user[@tenant], comma-separated. */
-export function parseTokens(text: string | undefined): Map<string, Caller> {
-  const tokens = new Map<string, Caller>();
-  for (const entry of (text ?? '')
-    .split(',')
-    .map((e) => e.trim())
-    .filter(Boolean)) {
-    const match = entry.match(/^([^=\s]{8,})=([^@\s]+)(?:@(\S+))?$/);
-    if (!match)
-      throw new Error(
-        `FABULA_API_TOKENS: "${entry.replace(/=.*/, '=...')}" is not token=user[@tenant] (tokens need 8+ characters)`,
-      );
-    tokens.set(match[1]!, { userId: match[2]!, ...(match[3] ? { tenantId: match[3] } : {}) });
-  }
-  return tokens;
 }

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import type { Aggregate, AggregateClass, Decider } from '../core/aggregate.js';
 import { decideEvents, evolveAll } from '../core/aggregate.js';
 import type { DomainEvent } from '../core/event-registry.js';
-import { CommandBus, type ExecuteOptions } from '../app/command-bus.js';
+import { CommandBus, type ExecuteOptions } from '../write/command-bus.js';
 import type { EventRegistry } from '../core/event-registry.js';
 import { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';

@@ -1,4 +1,5 @@
 /** The real `fabula` binary, on the embedded store and (when DATABASE_URL is set) the server. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +9,9 @@ import { fabula, fabulaBin } from '../support/cli.js';
 import { createPostgresClient } from '../../src/index.js';
 
 const location = storeLocations('cli');
+/** The reference app as compiled by the tests' global setup (the binary runs the compiled sources too). */
+const referenceApp = 'dist/examples/reference-app.js';
+const root = path.resolve(import.meta.dirname, '../..');
 
 describe.each(drivers)('fabula CLI (%s)', (driver) => {
   function target(): Record<string, string> {
@@ -18,6 +22,8 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
   }
   const run = (env: Record<string, string>, ...args: string[]) =>
     fabula(env.FABULA_SCHEMA ? ['--schema', env.FABULA_SCHEMA, ...args] : args, env);
+  /** For the commands that need the application: the compiled reference app, as any user app is passed. */
+  const runApp = (env: Record<string, string>, ...args: string[]) => run(env, '--app', referenceApp, ...args);
 
   it('appends, reads, lists, shows state and checks a consistent store', async () => {
     const env = target();
@@ -51,12 +57,12 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
     expect(JSON.parse(read.stdout).map((e: { type: string }) => e.type)).toEqual(['AccountOpened', 'MoneyDeposited']);
     const streams = await run(env, 'streams');
     expect(streams.stdout).toContain('account-c1');
-    const state = await run(env, '--json', 'state', 'account', 'c1');
+    const state = await runApp(env, '--json', 'state', 'account', 'c1');
     expect(JSON.parse(state.stdout)).toMatchObject({ version: 2, state: { balance: 70, status: 'open' } });
     const check = await run(env, 'check');
     expect(check).toMatchObject({ code: 0 });
     expect(check.stdout).toContain('consistent: 2 events in 1 streams');
-    const catalog = await run(env, 'catalog', '--format', 'json');
+    const catalog = await runApp(env, 'catalog', '--format', 'json');
     expect(Object.keys(JSON.parse(catalog.stdout).$defs)).toContain('MoneyDeposited');
     expect((await run(env, 'migrate')).stdout).toMatch(/is at version \d+/);
   });
@@ -81,7 +87,7 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];
     for (const [args, message] of cases) {
-      const result = await run(env, ...args);
+      const result = await runApp(env, ...args);
       expect({ args, code: result.code }).toEqual({ args, code: expect.any(Number) });
       expect(result.code, args.join(' ')).not.toBe(0);
       expect(result.stderr, args.join(' ')).toMatch(message);
@@ -122,17 +128,64 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
       '{"orderId":"o1","customerId":"c1","items":[{"sku":"A","quantity":1,"priceCents":5}],"totalCents":5}',
     );
     await run(env, 'append', 'order-ghost', 'ItemAdded', '{"orderId":"ghost","item":{"sku":"B","quantity":1,"priceCents":1}}');
-    const replay = await run(env, '--json', 'replay', '--projection', 'orders-for-display', '--from', '0');
+    const replay = await runApp(env, '--json', 'replay', '--projection', 'orders-for-display', '--from', '0');
     expect(replay.code).toBe(1);
     expect(JSON.parse(replay.stdout)).toMatchObject({
       applied: 1,
       failed: [{ position: '2', streamId: 'order-ghost', type: 'ItemAdded' }],
     });
-    expect((await run(env, 'replay', '--projection', 'orders-for-display', '--from', '2')).stdout).toContain(
+    expect((await runApp(env, 'replay', '--projection', 'orders-for-display', '--from', '2')).stdout).toContain(
       '0 applied, 0 failed',
     );
     expect((await run(env, 'check')).code).toBe(0);
-    expect((await run(env, 'replay', '--projection', 'nope')).stderr).toContain('unknown projection "nope"');
+    expect((await runApp(env, 'replay', '--projection', 'nope')).stderr).toContain('unknown projection "nope"');
+  });
+
+  it('finds the application through --app or FABULA_APP, loads a TypeScript app, and says when a command needs one', async () => {
+    const env = target();
+    // Commands that need the application name both ways of passing it when it is missing.
+    for (const args of [['state', 'account', 'c1'], ['catalog'], ['projections', 'status'], ['replay', '--projection', 'x']]) {
+      const missing = await run(env, ...args);
+      expect(missing.code, args.join(' ')).toBe(2);
+      expect(missing.stderr, args.join(' ')).toContain(
+        'error: --app: this command needs the application: pass --app <module> or set FABULA_APP',
+      );
+      expect(missing.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
+    }
+
+    const fromEnv = await run({ ...env, FABULA_APP: referenceApp }, 'catalog', '--format', 'json');
+    expect(fromEnv.code).toBe(0);
+    expect(Object.keys(JSON.parse(fromEnv.stdout).$defs)).toContain('MoneyDeposited');
+
+    // A user's TypeScript app, importing the package by its name (it resolves to the compiled package).
+    const folder = fs.mkdtempSync(path.join(root, '.cli-test-app-'));
+    try {
+      const file = path.join(folder, 'my-app.ts');
+      fs.writeFileSync(
+        file,
+        [
+          "import { z } from 'zod';",
+          "import { defineApp, defineEvent, EventRegistry } from 'fabula';",
+          '',
+          'interface Greeting { to: string }',
+          "const GreetingSent = defineEvent('GreetingSent', { schema: z.object({ to: z.string() }) satisfies z.ZodType<Greeting> });",
+          '',
+          "export default defineApp({ name: 'greetings', registry: new EventRegistry().register(GreetingSent), setup: () => ({}) });",
+          '',
+        ].join('\n'),
+      );
+      const typescript = await run(env, '--app', path.relative(root, file), 'catalog', '--format', 'json');
+      expect(typescript.stderr).toBe('');
+      expect(Object.keys(JSON.parse(typescript.stdout).$defs)).toEqual(['GreetingSent']);
+      const noAggregates = await run({ ...env, FABULA_APP: file }, 'state', 'account', 'c1');
+      expect(noAggregates.stderr).toContain('unknown aggregate type "account"');
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+
+    const broken = await run(env, '--app', 'no/such/app.js', 'catalog');
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain('error: --app: cannot load no/such/app.js');
   });
 
   it('tails events live until interrupted', async () => {

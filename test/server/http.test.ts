@@ -8,14 +8,14 @@ import { call, startServer, type FastifyInstance } from './support.js';
 
 describe.each(drivers)('HTTP API (%s)', (driver) => {
   const stores = storeFactory(driver);
-  const apps: FastifyInstance[] = [];
+  const servers: FastifyInstance[] = [];
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    for (const server of servers) await server.close();
   });
   async function server(extra: Parameters<typeof startServer>[1] = {}) {
     const store = await stores.open();
     const started = await startServer(store, extra);
-    apps.push(started.app);
+    servers.push(started.server);
     return { ...started, store };
   }
 
@@ -158,7 +158,7 @@ describe.each(drivers)('HTTP API (%s)', (driver) => {
           authorize: (_command, context) => context.userId === 'alice',
         }),
     });
-    apps.push(started.app);
+    servers.push(started.server);
     const open = { accountId: 'a1', owner: 'Ada', currency: 'EUR' };
     expect(await call(started.url, 'POST', '/commands/OpenAccount', open)).toMatchObject({
       status: 401,

@@ -3,16 +3,19 @@
  * their Idempotency-Keys; shut down gracefully mid-load; and fed thousands of malformed requests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openEventStore } from '../../src/index.js';
 import { startService } from '../../src/server/service.js';
-import app from '../../examples/app.js';
+import referenceApp from '../../examples/reference-app.js';
 import { fabulaBin } from '../support/cli.js';
 import { drivers } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
 
 const location = storeLocations('svc');
+/** The reference app as the tests' global setup compiled it, for the compiled `fabula` binary. */
+const compiledReferenceApp = path.resolve(import.meta.dirname, '../../dist/examples/reference-app.js');
 
 async function post(url: string, path: string, body: unknown, key?: string) {
   const response = await fetch(`${url}${path}`, {
@@ -62,7 +65,14 @@ describe.each(drivers)('the service under failure (%s)', (driver) => {
       }).filter(([, v]) => v !== undefined),
     ) as NodeJS.ProcessEnv;
     const startChild = () =>
-      spawn(process.execPath, [fabulaBin, '--schema', where.schema, 'serve', '--port', String(port)], { env, stdio: 'ignore' });
+      spawn(
+        process.execPath,
+        [fabulaBin, '--schema', where.schema, '--app', compiledReferenceApp, 'serve', '--port', String(port)],
+        {
+          env,
+          stdio: 'ignore',
+        },
+      );
     const url = `http://127.0.0.1:${port}`;
     const ready = async () => {
       for (let i = 0; i < 300; i++) {
@@ -109,7 +119,7 @@ describe.each(drivers)('the service under failure (%s)', (driver) => {
 
   it('shuts down gracefully mid-load without losing an acknowledged command', async () => {
     const where = location(driver);
-    const service = await startService({ app, port: 0, ...where, projectionOptions: { pollIntervalMs: 50 } });
+    const service = await startService({ app: referenceApp, port: 0, ...where, projectionOptions: { pollIntervalMs: 50 } });
     const url = service.url;
     expect((await post(url, '/commands/OpenAccount', { accountId: 'g1', owner: 'Gus', currency: 'EUR' })).status).toBe(202);
     const acknowledged: string[] = [];
@@ -139,7 +149,7 @@ describe.each(drivers)('the service under failure (%s)', (driver) => {
 
   it('answers thousands of malformed requests with 4xx only, and stays healthy', async () => {
     const where = location(driver);
-    const service = await startService({ app, port: 0, ...where });
+    const service = await startService({ app: referenceApp, port: 0, ...where });
     try {
       const paths = [
         '/commands/OpenAccount',

@@ -1,7 +1,7 @@
 /** The reference service end to end: read models over HTTP, read-your-writes, projection admin. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../src/server/service.js';
-import app from '../../examples/app.js';
+import referenceApp from '../../examples/reference-app.js';
 import { drivers, type DriverName } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
 import { call } from './support.js';
@@ -14,7 +14,7 @@ afterAll(async () => {
 
 async function start(driver: DriverName): Promise<Service> {
   const service = await startService({
-    app,
+    app: referenceApp,
     port: 0,
     ...location(driver),
     projectionOptions: { pollIntervalMs: 100, leaseTtlMs: 2000, retiredDropDelayMs: 0 },

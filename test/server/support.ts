@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { CommandBus, EventCatalog, EventRegistry, QueryBus, type EventStore } from '../../src/index.js';
-import { buildServer, type ServerParts } from '../../src/server/app.js';
+import { buildServer, type ServerParts } from '../../src/server/http-server.js';
 import { registerBank, registerBankEvents } from '../../examples/bank/index.js';
 import { registerOrderEvents, registerOrders } from '../../examples/orders/index.js';
 
@@ -17,7 +17,7 @@ export async function startServer(
   const bank = registerBank({ store, bus: commands, registry });
   const orders = registerOrders({ store, bus: commands, registry });
   extra.configure?.(commands, registry);
-  const { app } = await buildServer({
+  const { server } = await buildServer({
     store,
     commands,
     queries: extra.queries ?? new QueryBus(),
@@ -25,8 +25,8 @@ export async function startServer(
     aggregates: { account: bank.readState, order: orders.readState },
     ...extra,
   });
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
-  return { app, url: address, registry, commands };
+  const address = await server.listen({ port: 0, host: '127.0.0.1' });
+  return { server, url: address, registry, commands };
 }
 
 export async function call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Caller, ServerContext } from '../app.js';
+import type { Caller, ServerContext } from '../context.js';
 
 /** The caller of a request, or a 401 error when authentication refuses it. */
 export async function callerOf(context: ServerContext, request: FastifyRequest): Promise<Caller> {

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ConcurrencyError, DomainError, ForbiddenError, ValidationError } from '../../core/errors.js';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 import type { CommandOutcome } from '../metrics.js';
 import { callerOf, documentedOnly, header } from './caller.js';
 

@@ -1,6 +1,6 @@
 /** Liveness, readiness and Prometheus metrics. */
 import type { FastifyPluginAsync } from 'fastify';
-import type { ServerContext } from '../app.js';
+import type { ServerContext } from '../context.js';
 
 export function healthRoutes(context: ServerContext): FastifyPluginAsync {
   return async (app) => {

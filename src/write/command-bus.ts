@@ -118,6 +118,32 @@ interface Registration {
 // Namespace for event ids derived from command ids (UUID v5). Never change it: ids must stay stable.
 const COMMAND_EVENT_NAMESPACE = '6f3b8d2e-3c1a-4b7e-9a55-2f0d1c9e7a41';
 
+/**
+ * Routes each command type to its handler: an aggregate (`registerAggregate`) or a decider
+ * (`registerDecider`). See the module comment for validation, retries, idempotency and metadata.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { CommandBus, DeciderRepository, defineCommand, defineDecider, defineEvent, EventRegistry, openEventStore, type EventOf } from 'fabula';
+ *
+ * const Greeted = defineEvent('Greeted', { schema: z.object({ name: z.string() }) });
+ * const Greet = defineCommand('Greet', { schema: z.object({ name: z.string().min(1) }) });
+ * const greeter = defineDecider<{ type: 'Greet'; data: { name: string } }, EventOf<typeof Greeted>, number>({
+ *   initialState: 0,
+ *   decide: (command) => Greeted.create({ name: command.data.name }),
+ *   evolve: (greetings) => greetings + 1,
+ * });
+ *
+ * const store = await openEventStore({ dataDir: '.fabula/data' });
+ * const registry = new EventRegistry().register(Greeted);
+ * const bus = new CommandBus({ store }).registerDecider(Greet, {
+ *   repository: new DeciderRepository(store, greeter, { name: 'greeter', registry }),
+ *   streamId: (command) => `greeter-${command.name}`,
+ * });
+ * await bus.execute('Greet', { name: 'Ada' }); // appends Greeted to greeter-Ada
+ * ```
+ */
 export class CommandBus {
   private readonly registrations = new Map<string, Registration>();
   private readonly retry: CommandRetryPolicy;
@@ -190,6 +216,26 @@ export class CommandBus {
     return [...this.registrations.values()].map((r) => r.definition);
   }
 
+  /**
+   * Validates `payload` against the command's schema, authorises it, decides and appends; retries on
+   * concurrency conflicts. Throws `UnknownMessageError`, `ValidationError`, `ForbiddenError`, the
+   * handler's `DomainError`, or `ConcurrencyError` once the retries are spent.
+   *
+   * @example
+   * ```ts
+   * import type { CommandBus } from 'fabula';
+   * declare const bus: CommandBus;
+   *
+   * const result = await bus.execute(
+   *   'DepositMoney',
+   *   { accountId: 'a1', amount: 100 },
+   *   // The same commandId again (a client's retry) returns this outcome instead of depositing twice.
+   *   { commandId: '3f1c9a52-7d4e-4b8a-9c0e-5a6b7c8d9e0f', userId: 'u-1' },
+   * );
+   * result.lastPosition; // wait for read models to pass it (read your writes)
+   * result.replayed; // true when this commandId had been handled before
+   * ```
+   */
   async execute(type: string, payload: unknown, options: ExecuteOptions = {}): Promise<CommandResult> {
     const registration = this.registrations.get(type);
     if (!registration) throw new UnknownMessageError('command', type, [...this.registrations.keys()]);

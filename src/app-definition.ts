@@ -1,0 +1,61 @@
+/**
+ * An application definition: the events it records, the projections it keeps, and the commands,
+ * queries and aggregates it offers. `fabula serve`, the CLI (`--app` / `FABULA_APP`) and tests start
+ * the same definition; it sits above the write side, the query bus and the projections, and below the
+ * server and the CLI that run it.
+ */
+import type { EventRegistry } from './core/event-registry.js';
+import type { ProjectionDefinition } from './projections/define.js';
+import type { Projections } from './projections/projections.js';
+import type { EventStore } from './store/event-store.js';
+import type { CommandBus } from './write/command-bus.js';
+import type { QueryBus } from './queries/query-bus.js';
+
+/** Reads an aggregate's state, now or as of a time or version (temporal query). Version 0: no such aggregate. */
+export type StateReader = (
+  id: string,
+  options: { asOf?: Date; atVersion?: number },
+) => Promise<{ version: number; state: unknown }>;
+
+export interface AppContext {
+  store: EventStore;
+  commands: CommandBus;
+  queries: QueryBus;
+  registry: EventRegistry;
+  projections: Projections;
+}
+
+export interface AppDefinition {
+  name: string;
+  registry: EventRegistry;
+  projections?: readonly ProjectionDefinition[];
+  /** Registers the command and query handlers; returns state readers by aggregate type. */
+  setup(context: AppContext): { aggregates?: Record<string, StateReader> };
+}
+
+/**
+ * Declares an application. Its module default-exports it, so that `fabula serve --app <module>` (or
+ * `FABULA_APP=<module>`), the other CLI commands and `startService` can start it.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { defineApp, defineQuery, EventRegistry } from 'fabula';
+ *
+ * const Hello = defineQuery('hello', { schema: z.object({ name: z.string() }) });
+ *
+ * // my-app.ts; serve it with `fabula serve --app ./my-app.ts`
+ * export default defineApp({
+ *   name: 'hello',
+ *   registry: new EventRegistry(), // the events it records: .register(...)
+ *   projections: [], // its read models: defineProjection(...)
+ *   setup({ queries }) {
+ *     queries.register(Hello, async ({ name }) => ({ greeting: `Hello, ${name}` }));
+ *     return {}; // { aggregates: { account: readAccountState } } for temporal state queries
+ *   },
+ * });
+ * ```
+ */
+export function defineApp(definition: AppDefinition): AppDefinition {
+  return definition;
+}

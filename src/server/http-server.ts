@@ -1,0 +1,78 @@
+/**
+ * The HTTP API (Fastify 5): commands, queries, the event log, temporal aggregate state, projection
+ * admin, the event catalog, OpenAPI and Swagger UI, Prometheus metrics and health checks.
+ *
+ * The server is assembled from parts the caller opened (store, buses, projections), so that it can be
+ * tested and embedded; `service.ts` opens those parts for an application definition (`fabula serve`).
+ */
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { defaultServerLimits, type ServerContext, type ServerParts } from './context.js';
+import { errorHandler } from './http-errors.js';
+import { Metrics } from './metrics.js';
+import { adminRoutes } from './routes/admin.js';
+import { commandRoutes } from './routes/commands.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { queryRoutes } from './routes/queries.js';
+
+export type { Caller, ServerContext, ServerLimits, ServerParts } from './context.js';
+
+export async function buildServer(parts: ServerParts): Promise<{ server: FastifyInstance; context: ServerContext }> {
+  const limits = { ...defaultServerLimits, ...parts.limits };
+  const context: ServerContext = {
+    store: parts.store,
+    commands: parts.commands,
+    queries: parts.queries,
+    catalog: parts.catalog,
+    projections: parts.projections,
+    aggregates: parts.aggregates ?? {},
+    authenticate: parts.authenticate ?? (() => ({})),
+    metrics: parts.metrics ?? new Metrics({ projections: parts.projections }),
+    limits,
+    draining: new AbortController(),
+  };
+
+  const server = Fastify({
+    ...(parts.logger ? { loggerInstance: parts.logger } : { logger: false }),
+    bodyLimit: limits.bodyLimit,
+    // Correlation: a caller's X-Request-Id is kept, else one is generated; it appears in every log line.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    // Long-lived SSE responses must not hold up shutdown forever.
+    forceCloseConnections: true,
+  });
+  server.setValidatorCompiler(validatorCompiler);
+  server.setSerializerCompiler(serializerCompiler);
+  server.setErrorHandler(errorHandler);
+  server.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}; see /docs` }),
+  );
+  server.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await server.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: parts.title ?? 'Fabula',
+        version: '1',
+        description:
+          'Event-sourced service. Commands change state (POST /commands/{type}); queries read read models; the event log is readable and tailable. Positions and versions are decimal strings where they may exceed 2^53.',
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await server.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  await server.register(healthRoutes(context));
+  await server.register(commandRoutes(context));
+  await server.register(queryRoutes(context));
+  await server.register(eventRoutes(context));
+  await server.register(adminRoutes(context));
+  server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
+
+  return { server, context };
+}
