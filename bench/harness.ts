@@ -18,9 +18,26 @@ export interface BenchOptions {
   rounds: number;
   /** Unmeasured run before each round, in seconds. */
   warmup: number;
+  /** Streams in the kept filled stores (`--size`; 0: empty stores only). */
+  size: number;
+  /** Streams in the kept filled PGlite store (`--pglite-size`). */
+  pgliteSize: number;
+  /** Drop the kept filled stores and build them again (`--refill`). */
+  refill: boolean;
 }
 
-export const defaultOptions: BenchOptions = { json: false, seconds: 3, rounds: 3, warmup: 1 };
+export const defaultOptions: BenchOptions = {
+  json: false,
+  seconds: 3,
+  rounds: 3,
+  warmup: 1,
+  size: 1_000_000,
+  pgliteSize: 100_000,
+  refill: false,
+};
+
+/** Events per stream in the kept filled stores. */
+export const EVENTS_PER_FILLED_STREAM = 5;
 
 export interface MachineInfo {
   cpus: number;
@@ -38,6 +55,9 @@ export interface BenchResult {
   ratio: number | null;
   target: string;
   met: boolean;
+  /** Size of the store the measured side ran at (bench-format.md). */
+  storeStreams?: number;
+  storeEvents?: number;
 }
 
 /** A result plus the per-round figures behind its medians (printed in the table, not in the JSON). */
@@ -104,6 +124,17 @@ export function parseOptions(args: readonly string[]): BenchOptions {
       case '--warmup':
         options.warmup = positiveNumber(flag, value(), true);
         break;
+      case '--size':
+      case '--pglite-size': {
+        const n = positiveNumber(flag, value(), true);
+        if (!Number.isInteger(n)) throw new UsageError(`${flag} must be a whole number, got ${n}`);
+        if (flag === '--size') options.size = n;
+        else options.pgliteSize = n;
+        break;
+      }
+      case '--refill':
+        options.refill = true;
+        break;
       case '--rounds': {
         const rounds = positiveNumber(flag, value());
         if (!Number.isInteger(rounds)) throw new UsageError(`--rounds must be a whole number, got ${rounds}`);
@@ -130,6 +161,9 @@ export const usageOptions = `options:
   --seconds N    length of one measured round (default ${defaultOptions.seconds})
   --rounds N     rounds per side, baseline and measured interleaved (default ${defaultOptions.rounds})
   --warmup N     unmeasured seconds before each round (default ${defaultOptions.warmup})
+  --size N       streams (of ${EVENTS_PER_FILLED_STREAM} events) in the kept filled stores (default ${defaultOptions.size}; 0: empty)
+  --pglite-size N  streams in the kept filled PGlite store (default ${defaultOptions.pgliteSize})
+  --refill       drop the kept filled stores and build them again
 environment:
   DATABASE_URL   PostgreSQL server (default ${DEFAULT_DATABASE_URL})`;
 
@@ -181,29 +215,25 @@ export function median(values: readonly number[]): number {
 /** Figures of one round, by metric name (e.g. `{ events_per_s: 1234, appends_per_s: 123 }`). */
 export type RoundFigures = Record<string, number>;
 
-export interface InterleavedOutcome {
-  baseline: Record<string, number[]>;
-  measured: Record<string, number[]>;
-}
+export type InterleavedOutcome<Side extends string = 'baseline' | 'measured'> = Record<Side, Record<string, number[]>>;
 
 /**
- * Runs `rounds` rounds of each side, alternating baseline and measured (A B A B ...), so that a noisy
- * neighbour or a checkpoint hurts both sides alike. Returns every round's figures, by metric.
+ * Runs `rounds` rounds of each named side, round-robin in the order given (A B C A B C ...), so that a
+ * noisy neighbour or a checkpoint hurts every side alike. Returns every round's figures, by side and metric.
  */
-export async function interleave(
+export async function interleave<Side extends string>(
   rounds: number,
-  sides: { baseline: (round: number) => Promise<RoundFigures>; measured: (round: number) => Promise<RoundFigures> },
-  progress?: (side: 'baseline' | 'measured', round: number, figures: RoundFigures) => void,
-): Promise<InterleavedOutcome> {
-  const outcome: InterleavedOutcome = { baseline: {}, measured: {} };
-  const add = (into: Record<string, number[]>, figures: RoundFigures) => {
-    for (const [metric, value] of Object.entries(figures)) (into[metric] ??= []).push(value);
-  };
+  sides: Record<Side, (round: number) => Promise<RoundFigures>>,
+  progress?: (side: Side, round: number, figures: RoundFigures) => void,
+): Promise<InterleavedOutcome<Side>> {
+  const names = Object.keys(sides) as Side[];
+  const outcome = Object.fromEntries(names.map((name) => [name, {}])) as InterleavedOutcome<Side>;
   for (let round = 1; round <= rounds; round++) {
-    for (const side of ['baseline', 'measured'] as const) {
+    for (const side of names) {
       const figures = await sides[side](round);
       progress?.(side, round, figures);
-      add(outcome[side], figures);
+      const into: Record<string, number[]> = outcome[side];
+      for (const [metric, value] of Object.entries(figures)) (into[metric] ??= []).push(value);
     }
   }
   return outcome;
@@ -239,6 +269,8 @@ export function compare(args: {
   baselineSamples: number[];
   baseline: string;
   target: string;
+  /** Size of the store the measured side ran at. */
+  store?: { streams: number; events: number };
 }): MeasuredResult {
   const value = median(args.measured);
   const baselineValue = median(args.baselineSamples);
@@ -252,6 +284,7 @@ export function compare(args: {
     ratio: Math.round(ratio * 1000) / 1000,
     target: args.target,
     met: meets(ratio, args.target),
+    ...(args.store ? { storeStreams: args.store.streams, storeEvents: args.store.events } : {}),
     samples: { value: args.measured.map(round), baseline: args.baselineSamples.map(round) },
   };
 }
@@ -336,8 +369,13 @@ export async function runClientLoops(args: {
   seconds: number;
   client: (index: number) => () => Promise<void>;
 }): Promise<{ counted: number; total: number; elapsedS: number }> {
+  // The clock is read in the loops rather than left to timers: an in-process store (PGlite) can resolve
+  // steps through microtasks alone, and timers would then never fire. For the same reason every loop
+  // yields to the event loop now and then (a no-op cost for steps that wait on the network anyway).
   const stop = new AbortController();
-  let counting = false;
+  const started = performance.now();
+  const countFrom = started + args.warmup * 1000;
+  const countUntil = countFrom + args.seconds * 1000;
   let counted = 0;
   let total = 0;
   let failure: unknown = null;
@@ -347,23 +385,19 @@ export async function runClientLoops(args: {
       while (!stop.signal.aborted) {
         await step();
         total++;
-        if (counting) counted++;
+        const now = performance.now();
+        if (now >= countFrom && now < countUntil) counted++;
+        if (now >= countUntil) break;
+        if (total % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch (error) {
       failure ??= error;
       stop.abort();
     }
   });
-  await sleep(args.warmup * 1000, stop.signal);
-  counting = true;
-  const started = performance.now();
-  await sleep(args.seconds * 1000, stop.signal);
-  counting = false;
-  const elapsedS = (performance.now() - started) / 1000;
-  stop.abort();
   await Promise.all(loops);
   if (failure) throw failure;
-  return { counted, total, elapsedS };
+  return { counted, total, elapsedS: args.seconds };
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -394,7 +428,11 @@ export function toJson(report: BenchReport | SkippedReport): string {
     {
       benchmark: report.benchmark,
       machine: report.machine,
-      results: report.results.map(({ samples: _samples, ...result }) => result),
+      // storeStreams and storeEvents beside value, as in bench-format.md.
+      results: report.results.map(({ samples: _samples, storeStreams, storeEvents, ...result }) => {
+        const { name, metric, value, ...rest } = result;
+        return storeStreams === undefined ? result : { name, metric, value, storeStreams, storeEvents, ...rest };
+      }),
     },
     null,
     2,
@@ -404,10 +442,11 @@ export function toJson(report: BenchReport | SkippedReport): string {
 export function formatTable(report: BenchReport | SkippedReport): string {
   if ('skipped' in report) return `${report.benchmark}: skipped: ${report.skipped}`;
   const { machine } = report;
-  const header = ['name', 'metric', 'value', 'baseline', 'ratio', 'target', 'met', 'rounds (value | baseline)'];
+  const header = ['name', 'metric', 'store', 'value', 'baseline', 'ratio', 'target', 'met', 'rounds (value | baseline)'];
   const rows = report.results.map((r) => [
     r.name,
     r.metric,
+    r.storeStreams === undefined ? '-' : `${formatNumber(r.storeStreams)} streams`,
     formatNumber(r.value),
     r.baselineValue === null ? '-' : formatNumber(r.baselineValue),
     r.ratio === null ? '-' : r.ratio.toFixed(3),
@@ -418,7 +457,7 @@ export function formatTable(report: BenchReport | SkippedReport): string {
       : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const numeric = new Set([2, 3, 4]);
+  const numeric = new Set([2, 3, 4, 5]);
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))

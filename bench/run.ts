@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- NAME [--json] [--seconds N] [--rounds N] [--warmup N]`
+ * `npm run bench -- NAME [--json] [--seconds N] [--rounds N] [--warmup N] [--size N] [--pglite-size N] [--refill]`
  *
  * To add a benchmark: write bench/NAME.ts with a default export of type `Benchmark` (see harness.ts)
  * and add it to `benchmarks` below.
@@ -20,13 +20,20 @@ import {
 } from './harness.js';
 
 const benchmarks: Record<string, { description: string; load: () => Promise<{ default: Benchmark }> }> = {
-  append: { description: "Fabula's appends vs plain multi-row INSERTs of the same rows", load: () => import('./append.js') },
+  append: {
+    description: "Fabula's appends on a filled store vs raw INSERTs, Emmett 0.42 and an empty store (+ PGlite filled vs empty)",
+    load: () => import('./append.js'),
+  },
+  read: {
+    description: 'readStream of 5-event streams on the filled store vs a nearly empty store',
+    load: () => import('./read.js'),
+  },
   load: {
     description: 'Loading a 10,000-event aggregate: full replay vs raw SELECT, and with snapshots',
     load: () => import('./load.js'),
   },
   commands: {
-    description: 'Bank commands/s through CommandBus.execute vs raw appends of the same events',
+    description: 'Order commands/s through CommandBus.execute on a filled store vs Emmett 0.42, raw appends, an empty store',
     load: () => import('./commands.js'),
   },
   http: {
