@@ -6,6 +6,7 @@
 import { eventLog } from './schema/001-event-log.js';
 import { snapshots } from './schema/002-snapshots.js';
 import { projections } from './schema/003-projections.js';
+import { consumers } from './schema/004-consumers.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface Migration {
@@ -15,7 +16,7 @@ export interface Migration {
   sql: (schema: string) => string;
 }
 
-const migrations: Migration[] = [eventLog, snapshots, projections];
+const migrations: Migration[] = [eventLog, snapshots, projections, consumers];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
 
