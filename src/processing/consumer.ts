@@ -93,7 +93,8 @@ function base(options: ConsumerOptionsBase) {
  */
 export function defineTransactionalConsumer(options: TransactionalConsumerOptions): ConsumerDefinition {
   const common = base(options);
-  if (typeof options.handle !== 'function') throw new ValidationError('handle', 'must be a function (event, tx) => Promise<void>');
+  if (typeof options.handle !== 'function')
+    throw new ValidationError('handle', 'must be a function (event, tx) => Promise<void>');
   return Object.freeze({ ...common, kind: 'transactional', handle: options.handle });
 }
 
@@ -109,7 +110,8 @@ export function defineTransactionalConsumer(options: TransactionalConsumerOption
  */
 export function defineDeliveryConsumer(options: DeliveryConsumerOptions): ConsumerDefinition {
   const common = base(options);
-  if (typeof options.deliver !== 'function') throw new ValidationError('deliver', 'must be a function (events, signal) => Promise<void>');
+  if (typeof options.deliver !== 'function')
+    throw new ValidationError('deliver', 'must be a function (events, signal) => Promise<void>');
   const maxBatch = options.maxBatch ?? null;
   if (maxBatch !== null && (!Number.isSafeInteger(maxBatch) || maxBatch < 1)) {
     throw new ValidationError('maxBatch', `${String(maxBatch)} is not valid: use an integer >= 1`);

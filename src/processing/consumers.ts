@@ -52,9 +52,13 @@ export class Consumers extends EventEmitter<ConsumerEvents> {
     if (!Array.isArray(definitions)) throw new ValidationError('consumers', 'must be an array of consumer definitions');
     definitions.forEach((d, i) => {
       if (typeof d !== 'object' || d === null || (d.kind !== 'transactional' && d.kind !== 'delivery')) {
-        throw new ValidationError(`consumers[${i}]`, 'is not a consumer: make it with defineTransactionalConsumer() or defineDeliveryConsumer()');
+        throw new ValidationError(
+          `consumers[${i}]`,
+          'is not a consumer: make it with defineTransactionalConsumer() or defineDeliveryConsumer()',
+        );
       }
-      if (definitions.findIndex((o) => o.name === d.name) !== i) throw new ValidationError(`consumers[${i}].name`, `"${d.name}" is registered twice`);
+      if (definitions.findIndex((o) => o.name === d.name) !== i)
+        throw new ValidationError(`consumers[${i}].name`, `"${d.name}" is registered twice`);
     });
     this.definitions = [...definitions];
     const { settings, owner } = validateDaemonOptions(options);

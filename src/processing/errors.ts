@@ -16,7 +16,10 @@ export class ConsumerTimeoutError extends FabulaError {
     readonly checkpoint: bigint,
     timeoutMs: number,
   ) {
-    super('consumer_timeout', `consumer "${consumer}" did not reach position ${position} within ${timeoutMs} ms (it is at ${checkpoint})`);
+    super(
+      'consumer_timeout',
+      `consumer "${consumer}" did not reach position ${position} within ${timeoutMs} ms (it is at ${checkpoint})`,
+    );
     this.name = 'ConsumerTimeoutError';
   }
 }

@@ -45,7 +45,16 @@ export async function handleFailure(
     await store.sql.transaction(async (tx) => {
       const moved = await tx.query(sql.advance, [runner.id, host.owner, runner.checkpoint, event.globalPosition]);
       if (moved.length === 0) throw new LostRace();
-      await tx.query(sql.park, [runner.id, event.globalPosition, event.streamId, event.id, event.type, 'failed', message, attempts]);
+      await tx.query(sql.park, [
+        runner.id,
+        event.globalPosition,
+        event.streamId,
+        event.id,
+        event.type,
+        'failed',
+        message,
+        attempts,
+      ]);
       await tx.query(sql.recordError, [runner.id, message, event.globalPosition]);
     });
   } catch (e) {
@@ -54,7 +63,13 @@ export async function handleFailure(
   }
   runner.checkpoint = event.globalPosition;
   runner.parkedStreams.add(event.streamId);
-  runner.emit({ kind: 'parked', consumer: runner.name, position: event.globalPosition, streamId: event.streamId, error: message });
+  runner.emit({
+    kind: 'parked',
+    consumer: runner.name,
+    position: event.globalPosition,
+    streamId: event.streamId,
+    error: message,
+  });
   runner.emit({ kind: 'checkpoint', consumer: runner.name, position: event.globalPosition, events: 0 });
 }
 
@@ -91,7 +106,8 @@ export async function retryParked(runner: ConsumerRunner): Promise<void> {
         runner.rate.add(1);
       } catch (error) {
         if (error instanceof LostRace) return;
-        if (!(error instanceof HandlerError) || isTransient(error.cause)) throw error instanceof HandlerError ? error.cause : error;
+        if (!(error instanceof HandlerError) || isTransient(error.cause))
+          throw error instanceof HandlerError ? error.cause : error;
         const message = `${event!.type} at position ${position} (stream "${streamId}") failed again on retry: ${describeError(error.cause)}`;
         await store.sql.query(sql.failAgain, [runner.id, position, message]);
         await store.sql.query(sql.endRetry, [runner.id, streamId]);

@@ -107,9 +107,17 @@ export class ConsumerRunner {
     this.name = row.consumer_name;
     this.readAllSql = statements(host.store.schema).readAll({ eventTypes: false, streamTypes: false });
     this.handles = definition.handles ? new Set(definition.handles) : null;
-    this.heartbeat = new Heartbeat(host.store, host.sql, this.id, host.owner, host.settings.leaseTtlMs, () => this.rate.perSecond(), () => {
-      this.leased = false;
-    });
+    this.heartbeat = new Heartbeat(
+      host.store,
+      host.sql,
+      this.id,
+      host.owner,
+      host.settings.leaseTtlMs,
+      () => this.rate.perSecond(),
+      () => {
+        this.leased = false;
+      },
+    );
     this.done = this.loop();
   }
 
@@ -170,7 +178,11 @@ export class ConsumerRunner {
   }
 
   private async acquire(): Promise<boolean> {
-    const rows = await this.store.sql.query<ConsumerRow>(this.sql.acquire, [this.id, this.host.owner, this.host.settings.leaseTtlMs]);
+    const rows = await this.store.sql.query<ConsumerRow>(this.sql.acquire, [
+      this.id,
+      this.host.owner,
+      this.host.settings.leaseTtlMs,
+    ]);
     const row = rows[0];
     if (!row) {
       const current = (await this.store.sql.query<ConsumerRow>(this.sql.byId, [this.id]))[0];

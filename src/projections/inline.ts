@@ -55,7 +55,10 @@ export function inlineHandler(definitions: readonly ProjectionDefinition[]): Sto
       const parked = row.has_parked
         ? new Set(
             (
-              await tx.query<{ stream_id: string }>(consumers.parkedStreamsAmong, [row.consumer_id, [...new Set(mine.map((e) => e.streamId))]])
+              await tx.query<{ stream_id: string }>(consumers.parkedStreamsAmong, [
+                row.consumer_id,
+                [...new Set(mine.map((e) => e.streamId))],
+              ])
             ).map((r) => r.stream_id),
           )
         : null;

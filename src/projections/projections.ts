@@ -217,7 +217,8 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   }
 
   private attached(): { store: EventStore; sql: ProjectionSql; consumers: ConsumerSql } {
-    if (!this.store || !this.sql || !this.consumerSql) throw new ValidationError('store', 'call start(store) or attach(store) first');
+    if (!this.store || !this.sql || !this.consumerSql)
+      throw new ValidationError('store', 'call start(store) or attach(store) first');
     return { store: this.store, sql: this.sql, consumers: this.consumerSql };
   }
 

@@ -34,7 +34,11 @@ export function consumersFactory(driver: DriverName) {
 }
 
 /** Appends `count` events of `type`, one per append, round-robin over `streams` streams; returns the last position. */
-export async function appendEvents(store: EventStore, count: number, options: { streams?: number; prefix?: string; type?: string } = {}) {
+export async function appendEvents(
+  store: EventStore,
+  count: number,
+  options: { streams?: number; prefix?: string; type?: string } = {},
+) {
   const streams = options.streams ?? 4;
   let last = 0n;
   for (let i = 0; i < count; i++) {

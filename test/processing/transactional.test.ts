@@ -12,17 +12,26 @@ import { appendEvents, checkpointOf, consumersFactory, giveLeaseAway, waitUntil 
 /** A consumer that logs every event it handles, with the process that handled it, in the store's schema. */
 async function handledLog(store: EventStore) {
   const table = `"${store.schema}".handled`;
-  await store.sql.exec(`CREATE TABLE ${table} (position bigint NOT NULL, stream_id text NOT NULL, owner text NOT NULL, seq bigserial)`);
+  await store.sql.exec(
+    `CREATE TABLE ${table} (position bigint NOT NULL, stream_id text NOT NULL, owner text NOT NULL, seq bigserial)`,
+  );
   return {
     table,
-    consumer(owner: string, options: { name?: string; onFailure?: FailurePolicy; failWhen?: (e: RecordedEvent) => boolean } = {}) {
+    consumer(
+      owner: string,
+      options: { name?: string; onFailure?: FailurePolicy; failWhen?: (e: RecordedEvent) => boolean } = {},
+    ) {
       return defineTransactionalConsumer({
         name: options.name ?? 'pm',
         handles: ['Happened', 'Poison'],
         onFailure: options.onFailure,
         retry: { attempts: 2, backoffMs: 10 },
         async handle(event: RecordedEvent, tx: SqlExecutor) {
-          await tx.query(`INSERT INTO ${table} (position, stream_id, owner) VALUES ($1, $2, $3)`, [event.globalPosition, event.streamId, owner]);
+          await tx.query(`INSERT INTO ${table} (position, stream_id, owner) VALUES ($1, $2, $3)`, [
+            event.globalPosition,
+            event.streamId,
+            owner,
+          ]);
           if (options.failWhen?.(event)) throw new Error(`cannot handle ${event.type}`);
         },
       });
@@ -108,7 +117,10 @@ describe.each(drivers)('a transactional consumer (%s)', (driver) => {
     const [status] = await consumers.status('pm');
     expect(status).toMatchObject({ status: 'stopped', checkpoint: 0n, headPosition: last, lagEvents: 5, owner: null });
     expect(status!.lagSeconds).toBeGreaterThan(0);
-    await expect(consumers.waitFor('pm', last, { timeout: 50 })).rejects.toMatchObject({ code: 'consumer_timeout', checkpoint: 0n });
+    await expect(consumers.waitFor('pm', last, { timeout: 50 })).rejects.toMatchObject({
+      code: 'consumer_timeout',
+      checkpoint: 0n,
+    });
     await expect(consumers.waitFor('nope', 1n)).rejects.toMatchObject({ code: 'consumer_not_found' });
   });
 
@@ -116,9 +128,7 @@ describe.each(drivers)('a transactional consumer (%s)', (driver) => {
     const store = await f.open();
     const log = await handledLog(store);
     let broken = true;
-    const consumers = f.consumers([
-      log.consumer('a', { onFailure: 'park', failWhen: (e) => broken && e.type === 'Poison' }),
-    ]);
+    const consumers = f.consumers([log.consumer('a', { onFailure: 'park', failWhen: (e) => broken && e.type === 'Poison' })]);
     const parked: unknown[] = [];
     consumers.on('parked', (e) => parked.push(e));
     await appendEvents(store, 8, { streams: 2 });
