@@ -5,6 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecordedEvent } from '../core/events.js';
+import { deliver } from './batch.js';
 import { HandlerError, LostRace, describeError, isTransient } from './failures.js';
 import { retryDelay } from './policy.js';
 import type { ConsumerRunner } from './runner.js';
@@ -88,15 +89,16 @@ export async function retryParked(runner: ConsumerRunner): Promise<void> {
       const position = BigInt(queue[0]!.global_position);
       const [event] = await store.readAll({ after: position - 1n, maxCount: 1 });
       try {
-        if (runner.definition.kind === 'delivery') await runner.deliver([event!], [event!]);
+        const definition = runner.definition;
+        if (definition.kind === 'delivery') await deliver(runner, definition, [event!], [event!]);
         await store.sql.transaction(async (tx) => {
           await runner.limitIdleTime(tx);
           // Inline appends check the parked table themselves; hold them back while it changes.
           if (runner.hooks.holdsAppends) await tx.query(sql.holdAppends, [store.schema]);
           if ((await tx.query(sql.fence, [runner.id, host.owner])).length === 0) throw new LostRace();
-          if (runner.definition.kind === 'transactional') {
+          if (definition.kind === 'transactional') {
             try {
-              await runner.handleOne(event!, tx);
+              await definition.handle(event!, tx);
             } catch (error) {
               throw new HandlerError([event!], 0, error);
             }

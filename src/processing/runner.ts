@@ -15,11 +15,12 @@ import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:time
 import type { RecordedEvent } from '../core/events.js';
 import type { EventStore } from '../store/event-store.js';
 import type { SqlExecutor } from '../store/sql-client.js';
-import { statements, toRecordedEvent, type EventRow } from '../store/statements.js';
+import { statements } from '../store/statements.js';
 import type { Wakeup } from '../store/wakeup.js';
 import type { ConsumerDefinition } from './consumer.js';
-import { EventRejected, HandlerError, LostRace, describeError, isTransient, parkedJson } from './failures.js';
+import { HandlerError, LostRace, describeError, isTransient } from './failures.js';
 import { Heartbeat, leaseRetryMs } from './lease.js';
+import { applyBatch, deliverBatch } from './batch.js';
 import { handleFailure, retryParked } from './parking.js';
 import { RateMeter } from './rate.js';
 import type { ConsumerRow, ConsumerSql, RunnerStateRow } from './sql.js';
@@ -93,7 +94,7 @@ export class ConsumerRunner {
   private readonly heartbeat: Heartbeat;
   readonly rate = new RateMeter();
   private readonly positionRate = new RateMeter();
-  private readonly readAllSql: string;
+  readonly readAllSql: string;
   private readonly handles: Set<string> | null;
 
   constructor(
@@ -253,7 +254,7 @@ export class ConsumerRunner {
     return true;
   }
 
-  private filter(page: readonly RecordedEvent[]): RecordedEvent[] {
+  filter(page: readonly RecordedEvent[]): RecordedEvent[] {
     const handles = this.handles;
     return handles ? page.filter((e) => handles.has(e.type)) : [...page];
   }
@@ -264,8 +265,8 @@ export class ConsumerRunner {
    */
   async tryProcess(events: readonly RecordedEvent[], target: bigint, options: { last: boolean }): Promise<Outcome> {
     try {
-      if (this.definition.kind === 'delivery') return await this.deliverBatch(events, target);
-      return await this.applyBatch(events, target, options.last);
+      if (this.definition.kind === 'delivery') return await deliverBatch(this, this.definition, events, target);
+      return await applyBatch(this, this.definition, events, target, options.last);
     } catch (error) {
       if (error instanceof LostRace) return { kind: 'lost' };
       if (error instanceof HandlerError && !isTransient(error.cause)) {
@@ -273,77 +274,6 @@ export class ConsumerRunner {
       }
       throw error instanceof HandlerError ? error.cause : error;
     }
-  }
-
-  private async applyBatch(events: readonly RecordedEvent[], target: bigint, last: boolean): Promise<Outcome> {
-    const from = this.checkpoint;
-    return this.store.sql.transaction(async (tx) => {
-      await this.limitIdleTime(tx);
-      let batch = events;
-      let to = target;
-      let atHead = last && (this.hooks.pendingAtHead?.() ?? false);
-      if (last && this.hooks.holdsAppends) {
-        // The last stretch holds appends back for a moment, so that it ends exactly at the head and the
-        // next append finds the consumer current.
-        await tx.query(this.sql.holdAppends, [this.store.schema]);
-        const head = BigInt((await tx.query<{ position: string }>(this.sql.head))[0]!.position);
-        const page = (await tx.query<EventRow>(this.readAllSql, [from, this.host.settings.batchSize])).map(toRecordedEvent);
-        batch = this.filter(page);
-        const full = page.length === this.host.settings.batchSize;
-        const lastRead = page.length > 0 ? page[page.length - 1]!.globalPosition : 0n;
-        to = full || lastRead > head ? lastRead : head;
-        atHead &&= !full;
-      }
-      if ((await tx.query(this.sql.advance, [this.id, this.host.owner, from, to])).length === 0) throw new LostRace();
-      const behind: RecordedEvent[] = [];
-      for (let i = 0; i < batch.length; i++) {
-        const event = batch[i]!;
-        if (this.parkedStreams.has(event.streamId)) {
-          behind.push(event); // an earlier event of its stream is parked: keep the stream's order
-          continue;
-        }
-        try {
-          await this.handleOne(event, tx);
-        } catch (error) {
-          throw new HandlerError(batch, i, error);
-        }
-      }
-      if (behind.length > 0) await tx.query(this.sql.parkBehind, [this.id, parkedJson(behind)]);
-      if (atHead) await this.hooks.atHead?.(tx);
-      return { kind: 'applied', events: batch.length - behind.length, target: to, atHead } as const;
-    });
-  }
-
-  /** Delivers first, then moves the checkpoint, fenced: at least once. */
-  private async deliverBatch(events: readonly RecordedEvent[], target: bigint): Promise<Outcome> {
-    const from = this.checkpoint;
-    const behind = events.filter((e) => this.parkedStreams.has(e.streamId));
-    const deliverable = behind.length === 0 ? events : events.filter((e) => !this.parkedStreams.has(e.streamId));
-    if (deliverable.length > 0) await this.deliver(deliverable, events);
-    await this.store.sql.transaction(async (tx) => {
-      if ((await tx.query(this.sql.advance, [this.id, this.host.owner, from, target])).length === 0) throw new LostRace();
-      if (behind.length > 0) await tx.query(this.sql.parkBehind, [this.id, parkedJson(behind)]);
-    });
-    return { kind: 'applied', events: deliverable.length, target, atHead: false };
-  }
-
-  /** Calls `deliver`; a rejected event is blamed at its index in `batch` (which may hold parked-behind ones). */
-  async deliver(deliverable: readonly RecordedEvent[], batch: readonly RecordedEvent[]): Promise<void> {
-    if (this.definition.kind !== 'delivery') throw new Error('not a delivery consumer');
-    try {
-      await this.definition.deliver(deliverable, this.signal);
-    } catch (error) {
-      if (error instanceof EventRejected && deliverable[error.index]) {
-        throw new HandlerError(batch, batch.indexOf(deliverable[error.index]!), error.cause);
-      }
-      throw error; // a delivery fault: retried with backoff, not blamed on an event
-    }
-  }
-
-  /** A transactional consumer's handler for one event. */
-  async handleOne(event: RecordedEvent, tx: SqlExecutor): Promise<void> {
-    if (this.definition.kind !== 'transactional') throw new Error('not a transactional consumer');
-    await this.definition.handle(event, tx);
   }
 
   /** A zombie (a paused process) must not hold row locks for ever: the server ends such a session. */
