@@ -10,7 +10,7 @@ import type { ConsumerDaemon } from '../processing/daemon.js';
 import type { ConsumerEvent, ConsumerRunner, RunnerHooks } from '../processing/runner.js';
 import type { SqlExecutor } from '../store/sql-client.js';
 import { ensureSetUp, projectionContext } from './context.js';
-import type { ProjectionDefinition } from './define.js';
+import type { ProjectionContext, ProjectionDefinition } from './define.js';
 import type { InstanceRow, ProjectionSql } from './sql.js';
 
 export interface InstanceRef {
@@ -49,6 +49,13 @@ export function runInstance(
   let phase = row.phase;
   let lastHousekeeping = 0;
   const store = daemon.store;
+  // One context per batch transaction, not one per event.
+  const contexts = new WeakMap<SqlExecutor, ProjectionContext>();
+  const contextFor = (tx: SqlExecutor) => {
+    let ctx = contexts.get(tx);
+    if (!ctx) contexts.set(tx, (ctx = projectionContext(tx, row)));
+    return ctx;
+  };
 
   const consumer: ConsumerDefinition = {
     kind: 'transactional',
@@ -56,7 +63,7 @@ export function runInstance(
     handles: definition.handles,
     onFailure: definition.onFailure,
     retry: definition.retry,
-    handle: (event, tx) => definition.apply(event, projectionContext(tx, row)),
+    handle: (event, tx) => definition.apply(event, contextFor(tx)),
   };
 
   const hooks: RunnerHooks = {
