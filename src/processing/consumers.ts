@@ -73,7 +73,9 @@ export class Consumers extends EventEmitter<ConsumerEvents> {
     const daemon = await ConsumerDaemon.start(store, this.owner, this.settings);
     this.daemon = daemon;
     for (const definition of this.definitions) {
-      const row = (await store.sql.query<ConsumerRow>(sql.ensure, [definition.name]))[0]!;
+      const row =
+        (await store.sql.query<ConsumerRow>(sql.ensure, [definition.name]))[0] ??
+        (await store.sql.query<ConsumerRow>(sql.byName, [definition.name]))[0]!;
       daemon.run(definition, row, (event) => this.forward(event));
     }
     return this;

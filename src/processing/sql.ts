@@ -86,11 +86,13 @@ export function consumerSql(schema: string) {
     statusColumns,
     headSql: head,
 
-    /** $1 name: creates the consumer if it is new; returns it either way. */
+    /**
+     * $1 name: creates the consumer if it is new; returns it either way, except when another process
+     * created it at the same moment (the statement's snapshot predates that row): then read `byName`.
+     */
     ensure: `WITH made AS (INSERT INTO ${consumers} (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING *)
       SELECT ${CONSUMER_COLUMNS} FROM made c UNION ALL SELECT ${CONSUMER_COLUMNS} FROM ${consumers} c WHERE c.name = $1`,
-    /** $1 name. */
-    insert: `INSERT INTO ${consumers} AS c (name) VALUES ($1) RETURNING ${CONSUMER_COLUMNS}`,
+    byName: `SELECT ${CONSUMER_COLUMNS} FROM ${consumers} c WHERE c.name = $1`,
     byId: `SELECT ${CONSUMER_COLUMNS} FROM ${consumers} c WHERE c.id = $1`,
     idsByName: `SELECT id::text AS id FROM ${consumers} WHERE name = $1 AND retired_at IS NULL`,
 
@@ -133,9 +135,6 @@ export function consumerSql(schema: string) {
       WHERE c.id = $1 AND ${lease} AND c.retired_at IS NULL RETURNING c.id`,
     /** $1 id, $2 error, $3 position (nullable). */
     recordError: `UPDATE ${consumers} SET last_error = $2, last_error_position = $3, last_error_at = clock_timestamp() WHERE id = $1`,
-    /** $1 ids: never to run again. */
-    retire: `UPDATE ${consumers} SET retired_at = clock_timestamp(), updated_at = clock_timestamp()
-      WHERE id = ANY($1::bigint[]) AND retired_at IS NULL`,
     deleteParkedOf: `DELETE FROM ${parked} WHERE consumer_id = $1`,
 
     // Parked events.
@@ -182,8 +181,6 @@ export function consumerSql(schema: string) {
     /** $1 name (nullable: every consumer that is not retired). */
     status: `SELECT ${statusColumns} FROM ${consumers} c CROSS JOIN (${head}) h
       WHERE c.retired_at IS NULL AND ($1::text IS NULL OR c.name = $1) ORDER BY c.name`,
-    /** $1 name: removes a consumer with its parked events. */
-    remove: `DELETE FROM ${consumers} WHERE name = $1 RETURNING id::text AS id`,
   };
 }
 
