@@ -12,6 +12,7 @@ export { createPgliteClient } from './store/drivers/pglite.js';
 export { createPostgresClient } from './store/drivers/postgres.js';
 export type { InlineHandler } from './store/append-batcher.js';
 export * from './projections/index.js';
+export * from './processing/index.js';
 export * from './core/event-registry.js';
 export { Transcoder, type CustomType } from './core/transcoder.js';
 export { EventCatalog, type CatalogEntry, type CatalogOptions, type EventConsumer } from './core/catalog.js';

@@ -6,28 +6,13 @@ import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
 import { validateEventType } from '../core/validation.js';
 import type { SqlExecutor } from '../store/sql-client.js';
+import { validateFailurePolicy, validateRetry, type FailurePolicy, type RetryPolicy } from '../processing/policy.js';
 import type { Documents } from './documents.js';
 
 /** `inline`: applied in the append's transaction. `async`: applied by a projection daemon. */
 export type ProjectionMode = 'inline' | 'async';
 
-/**
- * What happens to an event the projection still cannot apply after its retries: `stop` puts the
- * projection in status `failed` until `resume()`; `park` moves the event (and every later event of its
- * stream) to the dead-letter table and carries on with the other streams.
- */
-export type FailurePolicy = 'stop' | 'park';
-
-export interface RetryPolicy {
-  /** Attempts in all, the first included. Default 3. */
-  attempts: number;
-  /** Wait before the second attempt; doubled for each one after. Default 100 ms. */
-  backoffMs: number;
-  /** Longest wait between attempts. Default 5,000 ms. */
-  maxBackoffMs: number;
-}
-
-export const defaultRetry: RetryPolicy = { attempts: 3, backoffMs: 100, maxBackoffMs: 5_000 };
+export { defaultRetry, type FailurePolicy, type RetryPolicy } from '../processing/policy.js';
 
 /** Event types mapped to their data, to type `apply`: `{ MoneyDeposited: { accountId: string; amount: number } }`. */
 export type EventDataMap = Record<string, unknown>;
@@ -103,6 +88,28 @@ export function validateProjectionName(name: unknown, field = 'name'): string {
   return name;
 }
 
+/**
+ * Defines a projection: a read model kept from the events it handles, with its checkpoint moved in the
+ * same transaction as its writes.
+ * @example
+ * const balances = defineProjection<{ Deposited: { amount: number } }>({
+ *   name: 'balances',
+ *   version: 1,
+ *   handles: ['Deposited'],
+ *   async setup(ctx) {
+ *     await ctx.sql.exec(`CREATE TABLE ${ctx.table('balances')} (account text PRIMARY KEY, total bigint NOT NULL)`);
+ *   },
+ *   async apply(event, ctx) {
+ *     await ctx.sql.query(
+ *       `INSERT INTO ${ctx.table('balances')} AS b VALUES ($1, $2)
+ *        ON CONFLICT (account) DO UPDATE SET total = b.total + excluded.total`,
+ *       [event.streamId, event.data.amount],
+ *     );
+ *   },
+ * });
+ * const projections = createProjections([balances]);
+ * await projections.start(store);
+ */
 export function defineProjection<M extends EventDataMap = EventDataMap>(options: ProjectionOptions<M>): ProjectionDefinition {
   if (typeof options !== 'object' || options === null) throw new ValidationError('projection', 'must be an object');
   const name = validateProjectionName(options.name);
@@ -125,14 +132,8 @@ export function defineProjection<M extends EventDataMap = EventDataMap>(options:
   if (options.setup !== undefined && typeof options.setup !== 'function') {
     throw new ValidationError('setup', 'must be a function (ctx) => Promise<void>');
   }
-  const onFailure = options.onFailure ?? 'stop';
-  if (onFailure !== 'stop' && onFailure !== 'park') {
-    throw new ValidationError('onFailure', `${JSON.stringify(onFailure)} is not valid: use 'stop' or 'park'`);
-  }
-  const retry = { ...defaultRetry, ...options.retry };
-  checkInteger(retry.attempts, 'retry.attempts', 1);
-  checkInteger(retry.backoffMs, 'retry.backoffMs', 0);
-  checkInteger(retry.maxBackoffMs, 'retry.maxBackoffMs', 0);
+  const onFailure = validateFailurePolicy(options.onFailure);
+  const retry = validateRetry(options.retry);
   const description = options.description ?? null;
   if (description !== null && typeof description !== 'string') throw new ValidationError('description', 'must be a string');
 
@@ -140,20 +141,9 @@ export function defineProjection<M extends EventDataMap = EventDataMap>(options:
   return Object.freeze({
     ...info,
     handles: Object.freeze([...handles]) as string[],
-    retry: Object.freeze(retry),
+    retry,
     setup: options.setup ?? null,
     apply: options.apply as (event: RecordedEvent, ctx: ProjectionContext) => Promise<void>,
     describe: () => ({ ...info, handles: [...handles] }),
   });
-}
-
-function checkInteger(value: unknown, field: string, min: number) {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new ValidationError(field, `${String(value)} is not valid: use an integer >= ${min}`);
-  }
-}
-
-/** Wait before attempt `attempt` (2, 3, ...) of an event. */
-export function retryDelay(retry: RetryPolicy, attempt: number): number {
-  return Math.min(retry.maxBackoffMs, retry.backoffMs * 2 ** Math.max(0, attempt - 2));
 }

@@ -13,7 +13,8 @@ import type { RecordedEvent } from '../core/events.js';
 import type { StoreInlineHandler } from '../store/event-store.js';
 import { ensureSetUp, projectionContext } from './context.js';
 import type { ProjectionDefinition } from './define.js';
-import { describeError } from './failures.js';
+import { describeError, parkedJson } from '../processing/failures.js';
+import { consumerSql } from '../processing/sql.js';
 import { register } from './registry.js';
 import { projectionSql, type InstanceRow } from './sql.js';
 
@@ -29,6 +30,7 @@ export function inlineHandler(definitions: readonly ProjectionDefinition[]): Sto
   return async (events, tx, store) => {
     if (inline.length === 0 || events.length === 0) return;
     const sql = projectionSql(store.schema);
+    const consumers = consumerSql(store.schema);
     const first = events[0]!.globalPosition;
     const last = events[events.length - 1]!.globalPosition;
     // An append batch takes consecutive positions; if that ever changed, the daemon would catch up.
@@ -53,7 +55,10 @@ export function inlineHandler(definitions: readonly ProjectionDefinition[]): Sto
       const parked = row.has_parked
         ? new Set(
             (
-              await tx.query<{ stream_id: string }>(sql.parkedStreamsAmong, [row.id, [...new Set(mine.map((e) => e.streamId))]])
+              await tx.query<{ stream_id: string }>(consumers.parkedStreamsAmong, [
+                row.consumer_id,
+                [...new Set(mine.map((e) => e.streamId))],
+              ])
             ).map((r) => r.stream_id),
           )
         : null;
@@ -80,13 +85,7 @@ export function inlineHandler(definitions: readonly ProjectionDefinition[]): Sto
           );
         }
       }
-      if (behind.length > 0) await tx.query(sql.parkBehind, [row.id, parkedJson(behind)]);
+      if (behind.length > 0) await tx.query(consumers.parkBehind, [row.consumer_id, parkedJson(behind)]);
     }
   };
-}
-
-export function parkedJson(events: readonly RecordedEvent[]): string {
-  return JSON.stringify(
-    events.map((e) => ({ position: e.globalPosition.toString(), streamId: e.streamId, id: e.id, type: e.type })),
-  );
 }

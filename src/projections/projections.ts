@@ -3,21 +3,22 @@
  * daemon that runs the async ones (and catches up inline ones that fell behind), and the calls to
  * observe and operate them (status, waitFor, rebuild, resume, parked events).
  */
-import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import os from 'node:os';
 import { ProjectionFailedError, ProjectionNotFoundError, ProjectionTimeoutError, ValidationError } from '../core/errors.js';
 import { validatePosition, validatePositiveInteger, validateStreamId } from '../core/validation.js';
 import type { EventStore, StoreInlineHandler } from '../store/event-store.js';
-import { statements } from '../store/statements.js';
 import { Wakeup } from '../store/wakeup.js';
+import { notifyControl, pauseConsumers, requestParkedRetry, resumeConsumers, skipParkedEvent } from '../processing/control.js';
+import { ConsumerDaemon, validateDaemonOptions } from '../processing/daemon.js';
+import type { RunnerSettings } from '../processing/runner.js';
+import { consumerSql, type ConsumerSql } from '../processing/sql.js';
 import { validateProjectionName, type ProjectionDefinition, type ProjectionInfo } from './define.js';
 import { readDocuments, type ReadDocuments } from './documents.js';
 import { inlineHandler } from './inline.js';
 import { instanceSchemaName, qualifiedTable } from './naming.js';
 import { createRebuild, register } from './registry.js';
-import { InstanceRunner, type InstanceRef, type RunnerEvent, type RunnerSettings } from './runner.js';
-import { projectionSql, type InstanceRow, type ParkedRow, type ProjectionSql, type StatusRow } from './sql.js';
+import { runInstance, type InstanceRef, type RunnerEvent } from './instance.js';
+import { projectionSql, type InstanceRow, type ParkedInstanceRow, type ProjectionSql, type StatusRow } from './sql.js';
 import { toStatus, type ProjectionStatus } from './status.js';
 
 export interface ProjectionsOptions {
@@ -71,7 +72,7 @@ export interface ParkedEvent {
   parkedAt: Date;
 }
 
-const DEFAULTS: RunnerSettings = { batchSize: 500, pollIntervalMs: 1_000, leaseTtlMs: 5_000, retiredDropDelayMs: 10_000 };
+const DEFAULT_RETIRED_DROP_DELAY_MS = 10_000;
 
 export class Projections extends EventEmitter<ProjectionEvents> {
   readonly definitions: readonly ProjectionDefinition[];
@@ -79,12 +80,11 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   readonly inlineHandler: StoreInlineHandler;
   readonly owner: string;
   private readonly settings: RunnerSettings;
+  private readonly retiredDropDelayMs: number;
   private store: EventStore | null = null;
   private sql: ProjectionSql | null = null;
-  private running: { stop: AbortController; done: Promise<void>; unlisten: Array<() => Promise<void>> } | null = null;
-  private readonly runners = new Map<string, InstanceRunner>();
-  private readonly appended = new Wakeup();
-  private readonly control = new Wakeup();
+  private consumerSql: ConsumerSql | null = null;
+  private running: { daemon: ConsumerDaemon; done: Promise<void> } | null = null;
   private readonly checkpoints = new Wakeup();
 
   constructor(definitions: readonly ProjectionDefinition[] = [], options: ProjectionsOptions = {}) {
@@ -99,20 +99,11 @@ export class Projections extends EventEmitter<ProjectionEvents> {
       }
     });
     this.definitions = [...definitions];
-    this.settings = {
-      batchSize: validatePositiveInteger(options.batchSize, 'batchSize') ?? DEFAULTS.batchSize,
-      pollIntervalMs: validatePositiveInteger(options.pollIntervalMs, 'pollIntervalMs') ?? DEFAULTS.pollIntervalMs,
-      leaseTtlMs: validatePositiveInteger(options.leaseTtlMs, 'leaseTtlMs', 300) ?? DEFAULTS.leaseTtlMs,
-      retiredDropDelayMs:
-        validatePositiveInteger(options.retiredDropDelayMs, 'retiredDropDelayMs', 0) ?? DEFAULTS.retiredDropDelayMs,
-    };
-    if (
-      options.owner !== undefined &&
-      (typeof options.owner !== 'string' || options.owner.length === 0 || options.owner.length > 200)
-    ) {
-      throw new ValidationError('owner', 'must be a non-empty string of at most 200 characters');
-    }
-    this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const { settings, owner } = validateDaemonOptions(options);
+    this.settings = settings;
+    this.retiredDropDelayMs =
+      validatePositiveInteger(options.retiredDropDelayMs, 'retiredDropDelayMs', 0) ?? DEFAULT_RETIRED_DROP_DELAY_MS;
+    this.owner = owner;
     this.inlineHandler = inlineHandler(this.definitions);
   }
 
@@ -148,13 +139,9 @@ export class Projections extends EventEmitter<ProjectionEvents> {
         );
       }
     }
-    const stop = new AbortController();
-    const unlisten = [
-      await store.sql.listen(statements(store.schema).notificationChannel, () => this.appended.signal()),
-      await store.sql.listen(sql.controlChannel, () => this.control.signal()),
-    ];
-    await this.discover(stop.signal);
-    this.running = { stop, done: this.supervise(stop.signal), unlisten };
+    const daemon = await ConsumerDaemon.start(store, this.owner, this.settings);
+    await this.discover(daemon);
+    this.running = { daemon, done: this.supervise(daemon) };
     return this;
   }
 
@@ -163,6 +150,7 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     if (this.store && this.store !== store) throw new ValidationError('store', 'these projections are attached to another store');
     this.store = store;
     this.sql = projectionSql(store.schema);
+    this.consumerSql = consumerSql(store.schema);
     return this;
   }
 
@@ -170,49 +158,31 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   async stop(): Promise<void> {
     const running = this.running;
     if (!running) return;
-    running.stop.abort();
-    this.control.signal();
+    const stopped = running.daemon.stop();
     await running.done;
-    await Promise.all([...this.runners.values()].map((r) => r.done));
-    this.runners.clear();
-    for (const unlisten of running.unlisten) await unlisten().catch(() => {});
+    await stopped;
     this.running = null;
   }
 
   /** Starts runners for new instances (a rebuild asked for elsewhere) as they appear. */
-  private async supervise(signal: AbortSignal) {
+  private async supervise(daemon: ConsumerDaemon) {
+    const { signal, control } = daemon;
     while (!signal.aborted) {
-      const control = this.control.generation;
-      await this.control.wait(control, this.settings.leaseTtlMs, signal);
+      const generation = control.generation;
+      await control.wait(generation, this.settings.leaseTtlMs, signal);
       if (signal.aborted || this.store?.isClosed) return;
-      await this.discover(signal).catch((error: unknown) => this.emitError({ projection: '*', version: 0, build: 0 }, error));
+      await this.discover(daemon).catch((error: unknown) => this.emitError({ projection: '*', version: 0, build: 0 }, error));
     }
   }
 
-  private async discover(signal: AbortSignal) {
+  private async discover(daemon: ConsumerDaemon) {
     const store = this.store!;
     for (const definition of this.definitions) {
       const rows = await store.sql.query<InstanceRow>(this.sql!.instancesOf, [definition.name]);
       for (const row of rows) {
-        if (row.version !== definition.version || row.phase === 'retired' || this.runners.has(row.id)) continue;
-        const runner = new InstanceRunner(
-          {
-            store,
-            sql: this.sql!,
-            owner: this.owner,
-            settings: this.settings,
-            appended: this.appended,
-            control: this.control,
-            emit: (event) => this.forward(event),
-          },
-          definition,
-          row,
-          signal,
-        );
-        this.runners.set(row.id, runner);
-        void runner.done.finally(() => {
-          if (this.runners.get(row.id) === runner && !signal.aborted) this.runners.delete(row.id);
-        });
+        if (row.version !== definition.version || row.phase === 'retired' || daemon.has(row.consumer_id)) continue;
+        if (daemon.signal.aborted) return;
+        runInstance(daemon, this.sql!, definition, row, this.retiredDropDelayMs, (event) => this.forward(event));
       }
     }
   }
@@ -246,9 +216,10 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     this.forward({ kind: 'error', error, ...ref });
   }
 
-  private attached(): { store: EventStore; sql: ProjectionSql } {
-    if (!this.store || !this.sql) throw new ValidationError('store', 'call start(store) or attach(store) first');
-    return { store: this.store, sql: this.sql };
+  private attached(): { store: EventStore; sql: ProjectionSql; consumers: ConsumerSql } {
+    if (!this.store || !this.sql || !this.consumerSql)
+      throw new ValidationError('store', 'call start(store) or attach(store) first');
+    return { store: this.store, sql: this.sql, consumers: this.consumerSql };
   }
 
   /** Every projection instance in the store that is not retired: status, checkpoint, lag, errors. */
@@ -309,41 +280,35 @@ export class Projections extends EventEmitter<ProjectionEvents> {
 
   /** Clears status `failed`: the daemon tries the failed event again (after a fix). */
   async resume(projection: string): Promise<number> {
-    const { store, sql } = this.attached();
-    await this.mustExist(projection);
-    const rows = await store.sql.query(sql.resume, [projection]);
+    const { store, consumers } = this.attached();
+    const count = await resumeConsumers(store.sql, consumers, await this.consumerIds(projection));
     await this.notify(projection);
-    return rows.length;
+    return count;
   }
   /** Stops applying events to `projection` (all its versions) until `resume`. Returns the instances paused. */
   async pause(projection: string): Promise<number> {
-    const { store, sql } = this.attached();
-    await this.mustExist(projection);
-    const rows = await store.sql.query(sql.pause, [projection]);
+    const { store, consumers } = this.attached();
+    const count = await pauseConsumers(store.sql, consumers, await this.consumerIds(projection));
     await this.notify(projection);
-    return rows.length;
+    return count;
   }
 
   /** Asks the daemon to apply parked events again (all, or one stream's), oldest first. Returns how many. */
   async retryParked(projection: string, options: { streamId?: string } = {}): Promise<number> {
-    const { store, sql } = this.attached();
-    await this.mustExist(projection);
+    const { store, consumers } = this.attached();
+    const ids = await this.consumerIds(projection);
     if (options.streamId !== undefined) validateStreamId(options.streamId, store.limits);
-    const rows = await store.sql.query(sql.requestRetry, [projection, options.streamId ?? null]);
-    await store.sql.query(sql.bumpControl, [projection]);
+    const count = await requestParkedRetry(store.sql, consumers, ids, options.streamId ?? null);
     await this.notify(projection);
-    return rows.length;
+    return count;
   }
 
   /** Gives up on a parked event that failed (it is never applied); the events behind it go ahead. */
   async skipParked(projection: string, position: bigint): Promise<void> {
-    const { store, sql } = this.attached();
-    await this.mustExist(projection);
-    const at = validatePosition(position, 'position');
-    const found = await store.sql.query<{ n: number }>(sql.skippedExists, [projection, at]);
-    if (found[0]!.n === 0) throw new ValidationError('position', `${at} is not a parked event of "${projection}" that failed`);
-    await store.sql.query(sql.skipParked, [projection, at]);
-    await store.sql.query(sql.bumpControl, [projection]);
+    const { store, consumers } = this.attached();
+    const ids = await this.consumerIds(projection);
+    const at = validatePosition(position, 'position')!;
+    await skipParkedEvent(store.sql, consumers, ids, at, projection);
     await this.notify(projection);
   }
 
@@ -351,7 +316,7 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   async parkedEvents(projection: string): Promise<ParkedEvent[]> {
     const { store, sql } = this.attached();
     await this.mustExist(projection);
-    const rows = await store.sql.query<ParkedRow>(sql.listParked, [projection]);
+    const rows = await store.sql.query<ParkedInstanceRow>(sql.listParked, [projection]);
     return rows.map((r) => ({
       projection: r.name,
       version: r.version,
@@ -410,10 +375,17 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     if (rows[0]!.n === 0) throw new ProjectionNotFoundError(projection);
   }
 
-  private async notify(projection: string) {
+  /** The consumers of the projection's instances that are not retired: what admin calls act on. */
+  private async consumerIds(projection: string): Promise<string[]> {
     const { store, sql } = this.attached();
-    await store.sql.query(sql.notify, [sql.controlChannel, projection]);
-    this.control.signal();
+    await this.mustExist(projection);
+    return (await store.sql.query<{ id: string }>(sql.liveConsumers, [projection])).map((r) => r.id);
+  }
+
+  private async notify(projection: string) {
+    const { store, consumers } = this.attached();
+    await notifyControl(store.sql, consumers, projection);
+    this.running?.daemon.control.signal();
   }
 }
 

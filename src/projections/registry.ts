@@ -8,7 +8,7 @@ import { ProjectionNotFoundError } from '../core/errors.js';
 import type { SqlExecutor } from '../store/sql-client.js';
 import type { ProjectionDefinition } from './define.js';
 import { instanceSchemaName } from './naming.js';
-import type { InstanceRow, ProjectionSql } from './sql.js';
+import { consumerName, type InstanceRow, type ProjectionSql } from './sql.js';
 
 type Phase = InstanceRow['phase'];
 
@@ -49,15 +49,7 @@ export async function register(tx: SqlExecutor, sql: ProjectionSql, storeSchema:
   const plan = planRegistration(existing, definition.version);
   if (plan.create) {
     const { version, build, phase } = plan.create;
-    await tx.query(sql.insertInstance, [
-      definition.name,
-      version,
-      build,
-      definition.mode,
-      JSON.stringify(definition.handles),
-      instanceSchemaName(storeSchema, definition.name, version, build),
-      phase,
-    ]);
+    await insertInstance(tx, sql, storeSchema, definition, version, build, phase);
   }
   return plan;
 }
@@ -79,14 +71,28 @@ export async function createRebuild(
   const building = existing.find((row) => row.phase === 'building' && row.version === active.version && row.build > active.build);
   if (building) return building;
   const build = Math.max(...existing.filter((row) => row.version === active.version).map((row) => row.build)) + 1;
-  const rows = await tx.query<InstanceRow>(sql.insertInstance, [
-    name,
-    active.version,
+  return insertInstance(tx, sql, storeSchema, active, active.version, build, 'building');
+}
+
+/** A new instance and the consumer that will hold its checkpoint. */
+async function insertInstance(
+  tx: SqlExecutor,
+  sql: ProjectionSql,
+  storeSchema: string,
+  of: Pick<ProjectionDefinition, 'name' | 'mode' | 'handles'>,
+  version: number,
+  build: number,
+  phase: Exclude<Phase, 'retired'>,
+): Promise<InstanceRow> {
+  const [{ id }] = (await tx.query<{ id: string }>(sql.insertInstance, [
+    of.name,
+    version,
     build,
-    active.mode,
-    JSON.stringify(active.handles),
-    instanceSchemaName(storeSchema, name, active.version, build),
-    'building',
-  ]);
-  return rows[0]!;
+    of.mode,
+    JSON.stringify(of.handles),
+    instanceSchemaName(storeSchema, of.name, version, build),
+    phase,
+    consumerName(of.name, version, build),
+  ])) as [{ id: string }];
+  return (await tx.query<InstanceRow>(sql.instance, [id]))[0]!;
 }

@@ -1,11 +1,27 @@
 /**
- * Telling an event a projection cannot apply from a fault of the database or the connection, which is
- * retried without end and never blamed on the event. Pure.
+ * Telling an event a consumer cannot handle from a fault of the database, the connection or a broker,
+ * which is retried without end and never blamed on the event. Pure.
  */
 import type { RecordedEvent } from '../core/events.js';
 
-/** A projection's `apply` threw while applying `events[index]`. */
-export class ApplyError extends Error {
+/**
+ * Thrown by an external-delivery consumer's `deliver` to blame event `index` of the batch it was given:
+ * the receiver refused it for good (too large, invalid). The runner retries it alone, then stops or
+ * parks it as the consumer's policy says. Any other error from `deliver` is a delivery fault (the broker
+ * is down, a timeout): retried with backoff without end, never blamed on an event.
+ */
+export class EventRejected extends Error {
+  constructor(
+    readonly index: number,
+    override readonly cause: unknown,
+  ) {
+    super(describeError(cause));
+    this.name = 'EventRejected';
+  }
+}
+
+/** A handler failed on `events[index]` (internal: carries the batch back to the runner). */
+export class HandlerError extends Error {
   constructor(
     readonly events: readonly RecordedEvent[],
     readonly index: number,
@@ -44,4 +60,11 @@ export function describeError(error: unknown): string {
     return `${error.name}: ${error.message}${typeof code === 'string' && !error.message.includes(code) ? ` (${code})` : ''}`;
   }
   return String(error);
+}
+
+/** The parked-events JSON that `parkBehind` takes. */
+export function parkedJson(events: readonly RecordedEvent[]): string {
+  return JSON.stringify(
+    events.map((e) => ({ position: e.globalPosition.toString(), streamId: e.streamId, id: e.id, type: e.type })),
+  );
 }
