@@ -81,7 +81,8 @@ const EMPTY_STREAMS_PER_CLIENT = 8;
 const BASELINES = {
   raw: 'raw INSERT: one autocommit multi-row INSERT per append into the filled raw table with the same unique (stream_id, stream_version), same rows, same pool size, same server, same run',
   emmett: 'Emmett 0.42 appendToStream, same events, same server, same run (filled Emmett store of the same size, same pool size)',
-  empty: 'Fabula store.append on an EMPTY store (fresh schema), same events, same pool size, same server, same run: flat with size',
+  empty:
+    'Fabula store.append on an EMPTY store (fresh schema), same events, same pool size, same server, same run: flat with size',
   pgliteEmpty: 'Fabula store.append on an EMPTY embedded PGlite store, same events, same run: flat with size',
 };
 
@@ -138,7 +139,9 @@ function fabulaSide(label: string, store: EventStore, filled: boolean): AppendSi
     async append(streamId, version, events) {
       const result = await store.append(streamId, events, { expectedVersion: version === 0 ? 'no_stream' : version });
       if (result.nextExpectedVersion !== version + events.length)
-        throw new Error(`${label} ${streamId}: at version ${result.nextExpectedVersion} after the append, expected ${version + events.length}`);
+        throw new Error(
+          `${label} ${streamId}: at version ${result.nextExpectedVersion} after the append, expected ${version + events.length}`,
+        );
     },
     async versions(ids) {
       const rows = await store.sql.query<{ stream_id: string; version: string }>(
@@ -148,7 +151,9 @@ function fabulaSide(label: string, store: EventStore, filled: boolean): AppendSi
       return new Map(rows.map((r) => [r.stream_id, Number(r.version)]));
     },
     async count(ids) {
-      const [row] = await store.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.events WHERE stream_id = ANY($1)`, [ids]);
+      const [row] = await store.sql.query<{ n: string }>(`SELECT count(*) AS n FROM ${s}.events WHERE stream_id = ANY($1)`, [
+        ids,
+      ]);
       return Number(row!.n);
     },
     close: () => store.close(),
@@ -163,7 +168,14 @@ function insertSql(table: string, rows: number): string {
   return `INSERT INTO ${table} (stream_id, stream_version, event_type, data, metadata) VALUES ${values.join(', ')}`;
 }
 
-function rawSide(databaseUrl: string, admin: pg.Client, table: string, poolSize: number, batch: number, filled: boolean): AppendSide {
+function rawSide(
+  databaseUrl: string,
+  admin: pg.Client,
+  table: string,
+  poolSize: number,
+  batch: number,
+  filled: boolean,
+): AppendSide {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
   pool.on('error', () => {});
   const sql = insertSql(table, batch);
@@ -172,7 +184,9 @@ function rawSide(databaseUrl: string, admin: pg.Client, table: string, poolSize:
     filled,
     async append(streamId, version, events) {
       const params: unknown[] = [];
-      events.forEach((e, i) => params.push(streamId, version + i + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)));
+      events.forEach((e, i) =>
+        params.push(streamId, version + i + 1, e.type, JSON.stringify(e.data), JSON.stringify(e.metadata)),
+      );
       await pool.query(sql, params);
     },
     async versions(ids) {
@@ -190,7 +204,13 @@ function rawSide(databaseUrl: string, admin: pg.Client, table: string, poolSize:
   };
 }
 
-async function emmettSide(databaseUrl: string, admin: pg.Client, schema: string, poolSize: number, filled: boolean): Promise<AppendSide> {
+async function emmettSide(
+  databaseUrl: string,
+  admin: pg.Client,
+  schema: string,
+  poolSize: number,
+  filled: boolean,
+): Promise<AppendSide> {
   const emmett = await openEmmett(databaseUrl, schema, poolSize);
   return {
     label: 'emmett',
@@ -198,7 +218,9 @@ async function emmettSide(databaseUrl: string, admin: pg.Client, schema: string,
     async append(streamId, version, events) {
       const result = await emmett.store.appendToStream(streamId, events, { expectedStreamVersion: BigInt(version) });
       if (result.nextExpectedStreamVersion !== BigInt(version + events.length))
-        throw new Error(`emmett ${streamId}: at ${result.nextExpectedStreamVersion} after the append, expected ${version + events.length}`);
+        throw new Error(
+          `emmett ${streamId}: at ${result.nextExpectedStreamVersion} after the append, expected ${version + events.length}`,
+        );
     },
     versions: (ids) => emmettVersions(admin, schema, ids),
     count: (ids) => emmettEventCount(admin, schema, ids),
@@ -271,7 +293,9 @@ async function runRound(
 
   const after = await side.count(touched);
   if (after - before !== total * batch)
-    throw new Error(`${side.label} ${args.tag}: ${after - before} events written to the round's streams, expected ${total * batch}`);
+    throw new Error(
+      `${side.label} ${args.tag}: ${after - before} events written to the round's streams, expected ${total * batch}`,
+    );
   const appendsPerS = counted / elapsedS;
   return { events_per_s: appendsPerS * batch, appends_per_s: appendsPerS };
 }
@@ -296,7 +320,9 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const sizeStore = await openEventStore({ connectionString: databaseUrl, schema: kept.fabula, maxConnections: 1 });
   const size = await fabulaSize(sizeStore);
   await sizeStore.close();
-  log(`filled stores: ${size.streams.toLocaleString('en-US')} streams, ${size.events.toLocaleString('en-US')} events in ${kept.fabula}`);
+  log(
+    `filled stores: ${size.streams.toLocaleString('en-US')} streams, ${size.events.toLocaleString('en-US')} events in ${kept.fabula}`,
+  );
 
   const results: MeasuredResult[] = [];
   const report = (

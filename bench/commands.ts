@@ -23,6 +23,7 @@
  * streams must equal the commands acknowledged. Sides run round-robin and the medians are compared.
  */
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { CommandHandler } from '@event-driven-io/emmett';
 import { CommandBus, openEventStore, type EventRegistry, type EventStore } from '../src/index.js';
 import { orderDecider, registerOrders, type OrderCommand, type OrderEvent, type OrderState } from '../examples/orders/index.js';
@@ -87,7 +88,10 @@ const streamIdOf = (orderId: string) => `order-${orderId}`;
 
 function fabulaCounter(store: EventStore) {
   return async (ids: string[]) => {
-    const [row] = await store.sql.query<{ n: string }>(`SELECT count(*) AS n FROM "${store.schema}".events WHERE stream_id = ANY($1)`, [ids]);
+    const [row] = await store.sql.query<{ n: string }>(
+      `SELECT count(*) AS n FROM "${store.schema}".events WHERE stream_id = ANY($1)`,
+      [ids],
+    );
     return Number(row!.n);
   };
 }
@@ -100,7 +104,9 @@ function busSide(label: string, store: EventStore): CommandSide {
     async run(orderId, i, step) {
       const result = await bus.execute(step.command.type, step.command.data);
       if (result.nextExpectedVersion !== i + 1 || result.replayed || result.events.length !== 1)
-        throw new Error(`${label} ${step.command.type} on order-${orderId}: version ${result.nextExpectedVersion} after the command, expected ${i + 1}`);
+        throw new Error(
+          `${label} ${step.command.type} on order-${orderId}: version ${result.nextExpectedVersion} after the command, expected ${i + 1}`,
+        );
     },
     count: fabulaCounter(store),
   };
@@ -130,7 +136,7 @@ function rawSide(store: EventStore, registry: EventRegistry): CommandSide {
   };
 }
 
-function emmettSide(emmett: EmmettSide, schema: string, admin: { query: EmmettSide['pool']['query'] }): CommandSide {
+function emmettSide(emmett: EmmettSide, schema: string, admin: pg.Client): CommandSide {
   const handle = CommandHandler<OrderState, OrderEvent>({
     evolve: (state, event) => orderDecider.evolve(state, event),
     initialState: () => orderDecider.initialState,
@@ -144,13 +150,18 @@ function emmettSide(emmett: EmmettSide, schema: string, admin: { query: EmmettSi
         return Array.isArray(decided) ? [...(decided as OrderEvent[])] : (decided as OrderEvent);
       });
       if (result.nextExpectedStreamVersion !== BigInt(i + 1) || result.newEvents.length !== 1)
-        throw new Error(`emmett ${step.command.type} on order-${orderId}: version ${result.nextExpectedStreamVersion} after the command, expected ${i + 1}`);
+        throw new Error(
+          `emmett ${step.command.type} on order-${orderId}: version ${result.nextExpectedStreamVersion} after the command, expected ${i + 1}`,
+        );
     },
-    count: (ids) => emmettEventCount(admin as never, schema, ids),
+    count: (ids) => emmettEventCount(admin, schema, ids),
   };
 }
 
-async function runRound(side: CommandSide, args: { concurrency: number; tag: string; warmup: number; seconds: number }): Promise<RoundFigures> {
+async function runRound(
+  side: CommandSide,
+  args: { concurrency: number; tag: string; warmup: number; seconds: number },
+): Promise<RoundFigures> {
   const touched: string[] = [];
   const { counted, total, elapsedS } = await runClientLoops({
     ...args,
@@ -208,7 +219,12 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       const emmettCommands = emmettSide(emmett, kept.emmett, admin);
 
       const round = (side: CommandSide) => (r: number) =>
-        runRound(side, { concurrency, tag: `b${runId}-${side.label}-c${concurrency}-r${r}`, warmup: options.warmup, seconds: options.seconds });
+        runRound(side, {
+          concurrency,
+          tag: `b${runId}-${side.label}-c${concurrency}-r${r}`,
+          warmup: options.warmup,
+          seconds: options.seconds,
+        });
       const outcome = await interleave(
         options.rounds,
         { raw: round(raw), emmett: round(emmettCommands), fabula: round(fabula), 'fabula-empty': round(fabulaEmpty) },
@@ -217,7 +233,12 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       const pairs = [
         { side: 'emmett' as const, baseline: BASELINES.emmett, target: '>= 1.5', label: 'vs Emmett' },
         // One command is a read and an append; at concurrency 1 that is two round trips against one.
-        { side: 'raw' as const, baseline: BASELINES.raw, target: concurrency === 1 ? '>= 0.5' : '>= 0.6', label: 'vs raw appends' },
+        {
+          side: 'raw' as const,
+          baseline: BASELINES.raw,
+          target: concurrency === 1 ? '>= 0.5' : '>= 0.6',
+          label: 'vs raw appends',
+        },
         { side: 'fabula-empty' as const, baseline: BASELINES.empty, target: '>= 0.9', label: 'filled vs empty' },
       ];
       for (const pair of pairs) {

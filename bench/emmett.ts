@@ -50,8 +50,12 @@ export async function openEmmett(databaseUrl: string, schema: string, max: numbe
   try {
     const ddl = store.schema
       .sql()
-      .replaceAll('FROM pg_proc WHERE proname =', 'FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname =');
-    if (!ddl.includes('current_schema()::regnamespace')) throw new Error("Emmett's schema SQL changed: cannot scope it to a schema");
+      .replaceAll(
+        'FROM pg_proc WHERE proname =',
+        'FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname =',
+      );
+    if (!ddl.includes('current_schema()::regnamespace'))
+      throw new Error("Emmett's schema SQL changed: cannot scope it to a schema");
     const client = await pool.connect();
     try {
       // One Emmett schema at a time (two runs creating the same schema at once would collide).
@@ -118,7 +122,11 @@ export async function emmettFillChunk(
 }
 
 /** Current positions of `streamIds` in the Emmett store (absent streams left out). */
-export async function emmettVersions(client: pg.Pool | pg.Client, schema: string, streamIds: string[]): Promise<Map<string, number>> {
+export async function emmettVersions(
+  client: pg.Pool | pg.Client,
+  schema: string,
+  streamIds: string[],
+): Promise<Map<string, number>> {
   const { rows } = await client.query<{ stream_id: string; v: string }>(
     `SELECT stream_id, stream_position AS v FROM "${schema}".emt_streams
       WHERE stream_id = ANY($1) AND partition = $2 AND NOT is_archived`,

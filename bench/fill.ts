@@ -67,9 +67,10 @@ export async function ensureFabulaFilled(ctx: BenchContext, admin: pg.Client): P
   const store = await openEventStore({ connectionString: ctx.databaseUrl, schema, maxConnections: 1 });
   try {
     const label = `fill Fabula ${schema}`;
-    const [{ n }] = (await store.sql.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".streams WHERE stream_type = $1`, [
-      FILL_PREFIX,
-    ])) as [{ n: string }];
+    const [{ n }] = (await store.sql.query<{ n: string }>(
+      `SELECT count(*) AS n FROM "${schema}".streams WHERE stream_type = $1`,
+      [FILL_PREFIX],
+    )) as [{ n: string }];
     if (Number(n) >= size) return;
     ctx.log(`${label}: ${n} of ${size} streams there, topping up`);
     await fillStore(store, {
@@ -174,9 +175,10 @@ export async function openKeptPglite(ctx: BenchContext): Promise<EventStore> {
   }
   const store = await openEventStore({ dataDir });
   try {
-    const [{ n }] = (await store.sql.query<{ n: string }>(`SELECT count(*) AS n FROM "${store.schema}".streams WHERE stream_type = $1`, [
-      FILL_PREFIX,
-    ])) as [{ n: string }];
+    const [{ n }] = (await store.sql.query<{ n: string }>(
+      `SELECT count(*) AS n FROM "${store.schema}".streams WHERE stream_type = $1`,
+      [FILL_PREFIX],
+    )) as [{ n: string }];
     if (Number(n) < size) {
       const label = `fill PGlite ${dataDir}`;
       ctx.log(`${label}: ${n} of ${size} streams there, topping up`);

@@ -1,6 +1,9 @@
 /**
- * Shared parts of the benchmarks (`npm run bench -- NAME [--json] [--seconds N] [--rounds N] [--warmup N]`).
+ * Shared parts of the benchmarks
+ * (`npm run bench -- NAME [--json] [--seconds N] [--rounds N] [--warmup N] [--size N] [--pglite-size N] [--refill]`).
  *
+ * `--size`, `--pglite-size` and `--refill` choose the kept filled stores of bench/fill.ts that append,
+ * read and commands run on; `interleave` runs any number of named sides round-robin.
  * A benchmark is a module in bench/ whose default export is a `Benchmark`; register it in run.ts.
  * The output format is /work/shared/bench-format.md: a readable table on stdout, or with `--json` exactly
  * one JSON document on stdout. Progress always goes to stderr.

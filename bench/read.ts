@@ -4,9 +4,10 @@
  * same reads on a nearly empty store (a fresh schema filled with EMPTY_STREAMS streams of 5 events by the
  * same `fillStore`, dropped at the end): does reading stay flat with the store's size?
  *
- * Each of `concurrency` client loops (1 and 16; pool size = concurrency on both sides) reads random
- * `filler-<i>` streams, one `readStream` after the other, and checks that each returned at least the 5
- * filled events. Sides alternate (filled, empty, filled, ...) and the medians are compared.
+ * Each round samples SAMPLE random `filler-<i>` streams still at exactly 5 events (one query, before the
+ * round; the append benchmark extends some filled streams), and each of `concurrency` client loops (1 and
+ * 16; pool size = concurrency on both sides) reads random ones of them, one `readStream` after the
+ * other, checking that each returned its 5 events. Sides alternate (filled, empty, filled, ...) and the medians are compared.
  */
 import { openEventStore, type EventStore } from '../src/index.js';
 import { fillStore } from '../src/testing/fill-store.js';
@@ -31,13 +32,32 @@ const CONCURRENCY = [1, 16] as const;
 const EMPTY_STREAMS = 1000;
 const BASELINE = `Fabula store.readStream of a 5-event stream on a nearly empty store (${EMPTY_STREAMS} streams), same pool size, same server, same run: flat with size`;
 
-async function readRound(store: EventStore, streams: number, args: { concurrency: number; warmup: number; seconds: number }): Promise<RoundFigures> {
+/** Streams sampled per round: random `filler-<i>` still at exactly 5 events (the append benchmark extends some). */
+const SAMPLE = 4096;
+
+async function fiveEventStreams(store: EventStore, streams: number): Promise<string[]> {
+  const ids = Array.from({ length: Math.min(SAMPLE, streams) }, () => `${FILL_PREFIX}-${Math.floor(Math.random() * streams)}`);
+  const rows = await store.sql.query<{ stream_id: string }>(
+    `SELECT stream_id FROM "${store.schema}".streams WHERE stream_id = ANY($1) AND version = $2`,
+    [ids, EVENTS_PER_FILLED_STREAM],
+  );
+  if (rows.length === 0) throw new Error(`no 5-event filler streams found in ${store.schema}`);
+  return rows.map((r) => r.stream_id);
+}
+
+async function readRound(
+  store: EventStore,
+  streams: number,
+  args: { concurrency: number; warmup: number; seconds: number },
+): Promise<RoundFigures> {
+  const ids = await fiveEventStreams(store, streams);
   const { counted, elapsedS } = await runClientLoops({
     ...args,
     client: () => async () => {
-      const id = `${FILL_PREFIX}-${Math.floor(Math.random() * streams)}`;
+      const id = ids[Math.floor(Math.random() * ids.length)]!;
       const events = await store.readStream(id);
-      if (events.length < EVENTS_PER_FILLED_STREAM) throw new Error(`${id}: read ${events.length} events, expected at least ${EVENTS_PER_FILLED_STREAM}`);
+      if (events.length !== EVENTS_PER_FILLED_STREAM)
+        throw new Error(`${id}: read ${events.length} events, expected ${EVENTS_PER_FILLED_STREAM}`);
     },
   });
   return { reads_per_s: counted / elapsedS };
@@ -76,7 +96,8 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       const outcome = await interleave(
         options.rounds,
         { filled: () => readRound(filled, filledStreams, args), empty: () => readRound(empty, emptyStreams, args) },
-        (side, round, figures) => log(`${name} round ${round}/${options.rounds} ${side.padEnd(6)}: ${Math.round(figures.reads_per_s!)} reads/s`),
+        (side, round, figures) =>
+          log(`${name} round ${round}/${options.rounds} ${side.padEnd(6)}: ${Math.round(figures.reads_per_s!)} reads/s`),
       );
       results.push(
         compare({
