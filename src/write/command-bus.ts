@@ -163,22 +163,27 @@ export class CommandBus {
       authorize: handler.authorize as Authorize<unknown> | undefined,
       run: async (data, context, metadata, eventId) => {
         const id = handler.id(data as Data);
-        // Decide on the cached state when there is one; a decision the append cannot check (no events,
-        // or a refusal) is made again on state read from the store (see state-cache.ts).
-        let { aggregate, cached } = await handler.repository.loadForCommand(id);
-        try {
-          await handler.handle(aggregate, data as Data, context);
-        } catch (error) {
-          if (!cached) throw error;
-          ({ aggregate, cached } = await handler.repository.loadForCommand(id, true));
-          await handler.handle(aggregate, data as Data, context);
-        }
-        if (cached && aggregate.pendingEvents.length === 0) {
-          ({ aggregate } = await handler.repository.loadForCommand(id, true));
-          await handler.handle(aggregate, data as Data, context);
-        }
-        const events = [...(aggregate.pendingEvents as readonly DomainEvent[])];
-        return { result: await handler.repository.save(aggregate, { metadata, eventId, newIds: true }), events };
+        // First on the state this process cached, if any. Whatever that attempt cannot be sure of (a
+        // refusal, no events, or a conflict that only says the cache was stale) is decided again on
+        // state read from the store, at once: a stale cache is not a conflict (see state-cache.ts).
+        const attempt = async (fresh: boolean): Promise<Outcome | null> => {
+          const { aggregate, cached } = await handler.repository.loadForCommand(id, fresh);
+          try {
+            await handler.handle(aggregate, data as Data, context);
+          } catch (error) {
+            if (cached) return null;
+            throw error;
+          }
+          if (cached && aggregate.pendingEvents.length === 0) return null;
+          const events = [...(aggregate.pendingEvents as readonly DomainEvent[])];
+          try {
+            return { result: await handler.repository.save(aggregate, { metadata, eventId, newIds: true }), events };
+          } catch (error) {
+            if (cached && error instanceof ConcurrencyError) return null;
+            throw error;
+          }
+        };
+        return (await attempt(false)) ?? (await attempt(true))!;
       },
     });
   }

@@ -267,37 +267,44 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
     command: Command,
     options: SaveOptions = {},
   ): Promise<{ events: Event[]; result: AppendResult | null; state: State }> {
-    let { state, version, cached } = await this.loader.loadForCommand(streamId, streamId, false);
-    let events: Event[];
-    try {
-      events = decideEvents(this.decider, command, state);
-    } catch (error) {
-      if (!cached) throw error;
-      ({ state, version, cached } = await this.loader.loadForCommand(streamId, streamId, true));
-      events = decideEvents(this.decider, command, state);
-    }
-    if (events.length === 0 && cached) {
-      ({ state, version } = await this.loader.loadForCommand(streamId, streamId, true));
-      events = decideEvents(this.decider, command, state);
-    }
-    if (events.length === 0) return { events, result: null, state };
-    const encoded = events.map((event, i) =>
-      this.options.registry.encode(
-        {
-          ...event,
-          metadata: { ...options.metadata, ...event.metadata },
-          ...(options.eventId ? { id: options.eventId(i) } : {}),
-        },
-        `events[${i}]`,
-      ),
-    );
-    const result = await appendOrForget(this.loader, streamId, () =>
-      this.store.append(streamId, encoded, { expectedVersion: version === 0 ? 'no_stream' : version, newIds: options.newIds }),
-    );
-    const next = evolveAll(this.decider, state, events);
-    this.loader.remember(streamId, next, result.nextExpectedVersion);
-    await this.loader.afterSave(streamId, next, version, result.nextExpectedVersion);
-    return { events, result, state: next };
+    // First on the state this process cached, if any. Whatever that attempt cannot be sure of (a
+    // refusal, no events, or a conflict that only says the cache was stale) is decided again on state
+    // read from the store, at once: a stale cache is not a conflict (see state-cache.ts).
+    const attempt = async (fresh: boolean) => {
+      const { state, version, cached } = await this.loader.loadForCommand(streamId, streamId, fresh);
+      let events: Event[];
+      try {
+        events = decideEvents(this.decider, command, state);
+      } catch (error) {
+        if (cached) return null;
+        throw error;
+      }
+      if (events.length === 0) return cached ? null : { events, result: null, state };
+      const encoded = events.map((event, i) =>
+        this.options.registry.encode(
+          {
+            ...event,
+            metadata: { ...options.metadata, ...event.metadata },
+            ...(options.eventId ? { id: options.eventId(i) } : {}),
+          },
+          `events[${i}]`,
+        ),
+      );
+      let result: AppendResult;
+      try {
+        result = await appendOrForget(this.loader, streamId, () =>
+          this.store.append(streamId, encoded, { expectedVersion: version === 0 ? 'no_stream' : version, newIds: options.newIds }),
+        );
+      } catch (error) {
+        if (cached && error instanceof ConcurrencyError) return null;
+        throw error;
+      }
+      const next = evolveAll(this.decider, state, events);
+      this.loader.remember(streamId, next, result.nextExpectedVersion);
+      await this.loader.afterSave(streamId, next, version, result.nextExpectedVersion);
+      return { events, result, state: next };
+    };
+    return (await attempt(false)) ?? (await attempt(true))!;
   }
 }
 

@@ -59,6 +59,20 @@ describe.each(drivers)('command state cache (%s)', (driver) => {
     expect(big.nextExpectedVersion).toBe(7);
   });
 
+  it('a stale cache is not a conflict: with no retries allowed, a command after another process wrote still succeeds', async () => {
+    const store = await stores.open();
+    const a = new CommandBus({ store, retry: { maxRetries: 0 } });
+    registerBank({ store, bus: a });
+    registerOrders({ store, bus: a });
+    await a.execute('OpenAccount', { accountId: 'c5', owner: 'Ada', currency: 'EUR' }); // a caches version 1
+    await store.append('account-c5', [{ type: 'MoneyDeposited', data: { accountId: 'c5', amount: 7 } }]); // behind its back
+    const deposit = await a.execute('DepositMoney', { accountId: 'c5', amount: 5 });
+    expect(deposit).toMatchObject({ nextExpectedVersion: 3, attempts: 1 });
+    await a.execute('PlaceOrder', { orderId: 'o5', customerId: 'c', items: [{ sku: 'A', quantity: 1, priceCents: 1 }] });
+    await store.append('order-o5', [{ type: 'OrderCancelled', data: { orderId: 'o5', reason: 'elsewhere' } }]);
+    await expect(a.execute('ShipOrder', { orderId: 'o5' })).rejects.toBeInstanceOf(IllegalStateError); // not a ConcurrencyError
+  });
+
   it('deciders too: a stale accept on a cancelled order is refused, a stale refusal is retried', async () => {
     const { store, a, b } = await twoProcesses();
     const item = (sku: string) => ({ sku, quantity: 1, priceCents: 100 });
