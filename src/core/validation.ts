@@ -2,7 +2,7 @@
  * Checks on everything a caller hands to the store, done before any I/O so that bad input never reaches
  * the database and the error names the field that was wrong.
  */
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { ValidationError } from './errors.js';
 import type { EventMetadata, ExpectedVersion, NewEvent } from './events.js';
 
@@ -89,7 +89,9 @@ export function prepareEvents(events: unknown, limits: StoreLimits): PreparedEve
     const e = event as Partial<NewEvent> & Record<string, unknown>;
     const type = validateEventType(e.type, `${at}.type`);
     let id: string;
-    if (e.id === undefined || e.id === null) id = randomUUID();
+    // Time-ordered (UUIDv7): new ids land at the right edge of the event-id index instead of on random
+    // pages of it, which keeps appends as cheap on a store of millions of events as on an empty one.
+    if (e.id === undefined || e.id === null) id = uuidv7();
     else if (isUuid(e.id)) id = e.id.toLowerCase();
     else throw new ValidationError(`${at}.id`, `${describe(e.id)} is not a UUID`);
     if (seen.has(id)) throw new ValidationError(`${at}.id`, `${id} appears twice in this append`);

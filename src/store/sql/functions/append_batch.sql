@@ -27,11 +27,12 @@ BEGIN
   -- recorded_at orders like global_position and an event's own recordedAt finds it in an asOf read.
   at := greatest(date_trunc('milliseconds', clock_timestamp()), head_at);
 
-  -- The common case, set-based: every append is to a different stream and no id needs an idempotency
-  -- lookup. Then all checks and writes are a handful of statements for the whole batch.
-  IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(batch) AS x(r) WHERE (x.r->>'callerIds')::boolean)
-     AND (jsonb_array_length(batch) = 1
-          OR (SELECT count(DISTINCT x.r->>'streamId') = count(*) FROM jsonb_array_elements(batch) AS x(r))) THEN
+  -- Several appends to different streams, none of whose ids needs an idempotency lookup: set-based, a
+  -- handful of statements for the whole batch. (A single append takes the path below: its few simple
+  -- statements cost less than planning this one, measured about 0.39 against 0.52 ms per append.)
+  IF jsonb_array_length(batch) > 1
+     AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(batch) AS x(r) WHERE (x.r->>'callerIds')::boolean)
+     AND (SELECT count(DISTINCT x.r->>'streamId') = count(*) FROM jsonb_array_elements(batch) AS x(r)) THEN
     WITH request AS (
       SELECT x.n, x.r->>'streamId' AS stream_id, x.r->>'streamType' AS stream_type, x.r->'expected' AS expected_version,
              x.r->'events' AS events, jsonb_array_length(x.r->'events') AS n_events
@@ -86,7 +87,7 @@ BEGIN
   END IF;
 
   -- The general case, one append after the other: repeated streams see each other's effects, and ids
-  -- given by callers are checked for retries.
+  -- given by callers are checked for retries. Every statement reaches streams and events by key.
   FOR request IN SELECT value FROM jsonb_array_elements(batch) LOOP
     sid := request->>'streamId';
     expected := request->'expected';
