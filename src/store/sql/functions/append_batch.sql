@@ -13,7 +13,6 @@ DECLARE
   event_count   int;
   current_version bigint;
   is_deleted    boolean;
-  stream_found  boolean;
   prior         record;
   appended_any  boolean := false;
   appended_count bigint;
@@ -134,17 +133,30 @@ BEGIN
       END IF;
     END IF;
 
-    SELECT version, deleted_at IS NOT NULL INTO current_version, is_deleted
-      FROM {{schema}}.streams WHERE stream_id = sid;
-    stream_found := FOUND;
-    IF NOT stream_found THEN current_version := 0; is_deleted := false; END IF;
-
-    IF is_deleted THEN
-      results := results || jsonb_build_object('error', 'deleted');
-      CONTINUE;
+    -- The common cases take one statement each: extend a live stream that meets the expected version, or
+    -- create a missing one where a missing stream meets it. Whatever is left (a deleted stream, a version
+    -- conflict) is found out by reading the stream's row.
+    current_version := NULL;
+    IF expected <> '"no_stream"' THEN
+      UPDATE {{schema}}.streams SET version = version + event_count, updated_at = at
+       WHERE stream_id = sid AND deleted_at IS NULL AND {{schema}}.meets_expected_version(expected, true, version)
+      RETURNING version - event_count INTO current_version;
     END IF;
-    IF NOT {{schema}}.meets_expected_version(expected, stream_found, current_version) THEN
-      results := results || jsonb_build_object('error', 'concurrency', 'actual', current_version);
+    IF current_version IS NULL AND {{schema}}.meets_expected_version(expected, false, 0) THEN
+      INSERT INTO {{schema}}.streams (stream_id, stream_type, version, created_at, updated_at)
+      VALUES (sid, request->>'streamType', event_count, at, at)
+      ON CONFLICT (stream_id) DO NOTHING
+      RETURNING 0 INTO current_version;
+    END IF;
+    IF current_version IS NULL THEN
+      SELECT version, deleted_at IS NOT NULL INTO current_version, is_deleted
+        FROM {{schema}}.streams WHERE stream_id = sid;
+      IF NOT FOUND THEN current_version := 0; is_deleted := false; END IF;
+      IF is_deleted THEN
+        results := results || jsonb_build_object('error', 'deleted');
+      ELSE
+        results := results || jsonb_build_object('error', 'concurrency', 'actual', current_version);
+      END IF;
       CONTINUE;
     END IF;
 
@@ -153,13 +165,6 @@ BEGIN
     SELECT head_position + r.i, (r.e->>'id')::uuid, sid, current_version + r.i, request->>'streamType',
            r.e->>'type', (r.e->>'schemaVersion')::smallint, r.e->'data', r.e->'metadata', at
       FROM jsonb_array_elements(request->'events') WITH ORDINALITY AS r(e, i);
-
-    IF stream_found THEN
-      UPDATE {{schema}}.streams SET version = current_version + event_count, updated_at = at WHERE stream_id = sid;
-    ELSE
-      INSERT INTO {{schema}}.streams (stream_id, stream_type, version, created_at, updated_at)
-      VALUES (sid, request->>'streamType', event_count, at, at);
-    END IF;
 
     results := results || jsonb_build_object('ok', true,
       'nextExpectedVersion', current_version + event_count,
