@@ -1,4 +1,5 @@
 /** `projectionStatus()`: what each projection instance is doing, from its row. Pure. */
+import { toConsumerStatus } from '../processing/status.js';
 import type { ProjectionMode } from './define.js';
 import type { StatusRow } from './sql.js';
 
@@ -35,50 +36,24 @@ export interface ProjectionStatus {
   activatedAt: Date | null;
 }
 
+/** A projection instance's status: its consumer's (an inline one at the head counts as running), plus what is the projection's. */
 export function toStatus(row: StatusRow): ProjectionStatus {
-  const checkpoint = BigInt(row.checkpoint);
-  const head = BigInt(row.head);
-  const lag = head > checkpoint ? head - checkpoint : 0n;
-  const failed = row.status === 'failed';
-  const keptByAppends = row.mode === 'inline' && lag === 0n;
-  const status = failed
-    ? 'failed'
-    : row.status === 'paused'
-      ? 'paused'
-      : !row.leased && !keptByAppends
-        ? 'stopped'
-        : row.phase === 'building'
-          ? 'rebuilding'
-          : 'running';
+  const consumer = toConsumerStatus(row, row.mode === 'inline');
+  const { checkpoint, headPosition: head } = consumer;
   return {
+    ...consumer,
     name: row.name,
     version: row.version,
     build: row.build,
     mode: row.mode,
     handles: row.handles,
     phase: row.phase === 'building' ? 'building' : 'active',
-    status,
-    checkpoint,
-    headPosition: head,
-    lagEvents: Number(lag),
-    lagSeconds: row.oldest_pending_at ? Math.max(0, (row.now.getTime() - row.oldest_pending_at.getTime()) / 1000) : 0,
-    eventsPerSecond: row.leased ? Number(row.events_per_s) : 0,
-    parkedEvents: row.parked,
-    failedPosition: row.failed_position === null ? null : BigInt(row.failed_position),
-    lastError: row.last_error
-      ? {
-          message: row.last_error,
-          position: row.last_error_position === null ? null : BigInt(row.last_error_position),
-          at: row.last_error_at!,
-        }
-      : null,
-    owner: row.leased ? row.lease_owner : null,
+    status: consumer.status === 'running' && row.phase === 'building' ? 'rebuilding' : consumer.status,
     progress: {
       done: checkpoint < head ? checkpoint : head,
       total: head,
       percent: head === 0n ? 100 : Math.min(100, Math.floor(Number((checkpoint * 10_000n) / head)) / 100),
     },
-    createdAt: row.created_at,
     activatedAt: row.activated_at,
   };
 }

@@ -207,16 +207,7 @@ export class AggregateRepository<A extends Aggregate<any>> {
     const pending = aggregate.pendingEvents as readonly DomainEvent[];
     if (pending.length === 0) return null;
     const from = aggregate.savedVersion;
-    const events = pending.map((event, i) =>
-      this.options.registry.encode(
-        {
-          ...event,
-          metadata: { ...options.metadata, ...event.metadata },
-          ...(options.eventId ? { id: options.eventId(i) } : {}),
-        },
-        `events[${i}]`,
-      ),
-    );
+    const events = encodeForAppend(this.options.registry, pending, options);
     const streamId = this.streamId(aggregate.id);
     const result = await appendOrForget(this.loader, streamId, () =>
       this.store.append(streamId, events, { expectedVersion: from === 0 ? 'no_stream' : from, newIds: options.newIds }),
@@ -280,16 +271,7 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
         throw error;
       }
       if (events.length === 0) return cached ? null : { events, result: null, state };
-      const encoded = events.map((event, i) =>
-        this.options.registry.encode(
-          {
-            ...event,
-            metadata: { ...options.metadata, ...event.metadata },
-            ...(options.eventId ? { id: options.eventId(i) } : {}),
-          },
-          `events[${i}]`,
-        ),
-      );
+      const encoded = encodeForAppend(this.options.registry, events, options);
       let result: AppendResult;
       try {
         result = await appendOrForget(this.loader, streamId, () =>
@@ -306,6 +288,16 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
     };
     return (await attempt(false)) ?? (await attempt(true))!;
   }
+}
+
+/** Domain events as the store takes them: the save's metadata under each event's own, ids by index. */
+function encodeForAppend(registry: EventRegistry, events: readonly DomainEvent[], options: SaveOptions) {
+  return events.map((event, i) =>
+    registry.encode(
+      { ...event, metadata: { ...options.metadata, ...event.metadata }, ...(options.eventId ? { id: options.eventId(i) } : {}) },
+      `events[${i}]`,
+    ),
+  );
 }
 
 /** An append whose failure means the cached state (if any) was not the stream's: drop it. */
