@@ -4,7 +4,7 @@
  * checkpoints, parked events and read models are all still there and carry on.
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { accountBalances, readAccountBalance } from '../../examples/bank/account-balances.js';
 import { ordersForDisplay } from '../../examples/orders/orders-for-display.js';
 import { openEventStore, type SqlClient } from '../../src/index.js';
@@ -28,9 +28,22 @@ async function restoreRelease(sql: SqlClient, schema: string) {
 
 describe.each(drivers)('upgrade from release 0.1.0 (%s)', (driver) => {
   const factory = projectionsFactory(driver);
+  const restored: string[] = [];
+  afterAll(async () => {
+    if (driver !== 'postgres') return; // PGlite is in memory
+    const sql = await factory.sql();
+    for (const schema of restored) {
+      const rows = await sql.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $2`, [
+        schema,
+        `${schema}\\_p\\_%`,
+      ]);
+      for (const row of rows) await sql.exec(`DROP SCHEMA IF EXISTS "${row.nspname}" CASCADE`);
+    }
+  });
 
   it('keeps events, snapshots, checkpoints, parked events and read models, and carries on from them', async () => {
     const schema = uniqueSchema('up');
+    restored.push(schema);
     const sql = await factory.sql();
     await restoreRelease(sql, schema);
     const count = async (table: string) =>
