@@ -23,8 +23,11 @@ export interface SnapshotPolicy {
 
 /**
  * Commands decide on the state this process saw last, without reading the stream, when it has one
- * (see state-cache.ts for why that stays correct). On by default, 10,000 streams per repository; `false`
- * turns it off. Needs a snapshot version above 0 (states are cached in their snapshot form).
+ * (see state-cache.ts for why that stays correct); 10,000 streams per repository by default, `false`
+ * turns it off. States are cached in their snapshot form, so the snapshot must hold the whole state:
+ * on by default for deciders (their state is data), and for class-style aggregates only when the
+ * repository has a snapshot policy (a class's `#private` fields, say, are not in its default snapshot)
+ * or `cache` is given. Needs a snapshot version above 0.
  */
 export type StateCacheOption = { maxEntries: number } | false;
 
@@ -160,6 +163,8 @@ export class AggregateRepository<A extends Aggregate<any>> {
     if (typeof aggregateClass.streamType !== 'string' || aggregateClass.streamType.length === 0) {
       throw new ValidationError('streamType', `${aggregateClass.name} must declare static readonly streamType = '...'`);
     }
+    // A class's snapshot may not hold all of its state: cache it only when snapshots are in use or asked for.
+    const cache = options.cache ?? (options.snapshots ? undefined : false);
     this.loader = new StateLoader<A>(
       store,
       options.registry,
@@ -179,7 +184,7 @@ export class AggregateRepository<A extends Aggregate<any>> {
         },
       },
       options.snapshots,
-      options.cache,
+      cache,
     );
   }
 

@@ -17,8 +17,9 @@ describe.each(drivers)('command state cache (%s)', (driver) => {
     const store = await stores.open();
     const a = new CommandBus({ store });
     const b = new CommandBus({ store });
-    registerBank({ store, bus: a });
-    registerBank({ store, bus: b });
+    // A class-style aggregate is cached when its repository uses snapshots (its snapshot holds its state).
+    registerBank({ store, bus: a, snapshots: { whenReplayExceeds: 1000 } });
+    registerBank({ store, bus: b, snapshots: { whenReplayExceeds: 1000 } });
     registerOrders({ store, bus: a });
     registerOrders({ store, bus: b });
     return { store, a, b };
@@ -32,6 +33,17 @@ describe.each(drivers)('command state cache (%s)', (driver) => {
     expect(reads).not.toHaveBeenCalled();
     reads.mockRestore();
     expect((await store.readStream('account-c1')).map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('caches a class-style aggregate only when its snapshot holds its state (a snapshot policy, or asked for)', async () => {
+    const store = await stores.open();
+    const plain = new CommandBus({ store });
+    registerBank({ store, bus: plain }); // no snapshot policy: every command reads its stream
+    await plain.execute('OpenAccount', { accountId: 'c6', owner: 'Ada', currency: 'EUR' });
+    const reads = vi.spyOn(store, 'readStream');
+    await plain.execute('DepositMoney', { accountId: 'c6', amount: 1 });
+    expect(reads).toHaveBeenCalledTimes(1);
+    reads.mockRestore();
   });
 
   it('a stale accept is caught by the append and decided again: no withdrawal from a frozen account', async () => {
@@ -62,7 +74,7 @@ describe.each(drivers)('command state cache (%s)', (driver) => {
   it('a stale cache is not a conflict: with no retries allowed, a command after another process wrote still succeeds', async () => {
     const store = await stores.open();
     const a = new CommandBus({ store, retry: { maxRetries: 0 } });
-    registerBank({ store, bus: a });
+    registerBank({ store, bus: a, snapshots: { whenReplayExceeds: 1000 } });
     registerOrders({ store, bus: a });
     await a.execute('OpenAccount', { accountId: 'c5', owner: 'Ada', currency: 'EUR' }); // a caches version 1
     await store.append('account-c5', [{ type: 'MoneyDeposited', data: { accountId: 'c5', amount: 7 } }]); // behind its back
@@ -91,7 +103,7 @@ describe.each(drivers)('command state cache (%s)', (driver) => {
   it('money is conserved: concurrent withdrawals from warm caches in four processes never overdraw', async () => {
     const store = await stores.open();
     const buses = Array.from({ length: 4 }, () => new CommandBus({ store, retry: { maxRetries: 50 } }));
-    for (const bus of buses) registerBank({ store, bus });
+    for (const bus of buses) registerBank({ store, bus, snapshots: { whenReplayExceeds: 1000 } });
     await buses[0]!.execute('OpenAccount', { accountId: 'c4', owner: 'Ada', currency: 'EUR' });
     for (const bus of buses) await bus.execute('DepositMoney', { accountId: 'c4', amount: 25 }); // every cache warm
     // 100 in the account; 4 processes x 3 withdrawals of 10 = 120 asked: exactly 10 can succeed.
