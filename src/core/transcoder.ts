@@ -114,7 +114,12 @@ export class Transcoder {
   }
 }
 
-/** Sets a key as plain data, so that a key named "__proto__" stays data and does not change the prototype. */
+/**
+ * Sets a key as plain data, so that a key named "__proto__" stays data and does not change the prototype.
+ * Only that key needs defineProperty (the one setter on Object.prototype); for the others a plain
+ * assignment is the same and far cheaper (defineProperty for every key took a quarter of a command's CPU).
+ */
 function defineData(target: Record<string, unknown>, key: string, value: unknown) {
-  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
 }
