@@ -8,7 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ValidationError } from '../core/errors.js';
-import { validatePosition, validatePositiveInteger, validateStreamId } from '../core/validation.js';
+import { validatePosition, validateStreamId } from '../core/validation.js';
 import type { EventStore } from '../store/event-store.js';
 import { Wakeup } from '../store/wakeup.js';
 import type { ConsumerDefinition } from './consumer.js';
@@ -23,6 +23,7 @@ import {
 } from './control.js';
 import { ConsumerDaemon, validateDaemonOptions, type DaemonOptions } from './daemon.js';
 import { ConsumerFailedError, ConsumerNotFoundError, ConsumerTimeoutError } from './errors.js';
+import { waitForCheckpoint } from './wait-for-checkpoint.js';
 import type { ConsumerEvent, RunnerSettings } from './runner.js';
 import { consumerSql, type ConsumerRow, type ConsumerSql, type ConsumerStatusRow } from './sql.js';
 import { toConsumerStatus, type ConsumerStatus } from './status.js';
@@ -115,26 +116,15 @@ export class Consumers extends EventEmitter<ConsumerEvents> {
   /** Resolves once `name` has passed `position`; rejects if it stopped failed before it, or after `timeout` ms. */
   async waitFor(name: string, position: bigint, options: { timeout?: number } = {}): Promise<void> {
     const { store, sql } = this.attached();
-    const target = validatePosition(position, 'position');
-    if (target === undefined) throw new ValidationError('position', 'is required');
-    const timeout = validatePositiveInteger(options.timeout, 'timeout') ?? 5_000;
-    const deadline = Date.now() + timeout;
-    let delay = 5;
-    for (;;) {
-      const generation = this.checkpoints.generation;
-      const row = (await store.sql.query<ConsumerStatusRow>(sql.status, [name]))[0];
-      if (!row) throw new ConsumerNotFoundError(name);
-      const checkpoint = BigInt(row.checkpoint);
-      if (checkpoint >= target) return;
-      if (row.status === 'failed' && row.failed_position !== null && BigInt(row.failed_position) <= target) {
-        throw new ConsumerFailedError(name, BigInt(row.failed_position), row.last_error ?? 'unknown error');
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ConsumerTimeoutError(name, target, checkpoint, timeout);
-      // Woken at once by this process's runners; other processes' progress is polled.
-      await this.checkpoints.wait(generation, Math.min(delay, left));
-      delay = Math.min(delay * 2, 100);
-    }
+    await waitForCheckpoint({
+      position,
+      options,
+      checkpoints: this.checkpoints,
+      read: async () => (await store.sql.query<ConsumerStatusRow>(sql.status, [name]))[0],
+      notFound: () => new ConsumerNotFoundError(name),
+      failed: (row, at) => new ConsumerFailedError(name, at, row.last_error ?? 'unknown error'),
+      timedOut: (target, checkpoint, timeout) => new ConsumerTimeoutError(name, target, checkpoint, timeout),
+    });
   }
 
   async pause(name: string): Promise<number> {

@@ -10,6 +10,7 @@ import type { EventStore, StoreInlineHandler } from '../store/event-store.js';
 import { Wakeup } from '../store/wakeup.js';
 import { notifyControl, pauseConsumers, requestParkedRetry, resumeConsumers, skipParkedEvent } from '../processing/control.js';
 import { ConsumerDaemon, validateDaemonOptions } from '../processing/daemon.js';
+import { waitForCheckpoint } from '../processing/wait-for-checkpoint.js';
 import type { RunnerSettings } from '../processing/runner.js';
 import { consumerSql, type ConsumerSql } from '../processing/sql.js';
 import { validateProjectionName, type ProjectionDefinition, type ProjectionInfo } from './define.js';
@@ -236,33 +237,23 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   async waitFor(projection: string, position: bigint, options: { timeout?: number } = {}): Promise<void> {
     const { store, sql } = this.attached();
     validateProjectionName(projection, 'projection');
-    const target = validatePosition(position, 'position');
-    if (target === undefined) throw new ValidationError('position', 'is required');
-    const timeout = validatePositiveInteger(options.timeout, 'timeout') ?? 5_000;
-    const deadline = Date.now() + timeout;
-    let delay = 5;
-    for (;;) {
-      const generation = this.checkpoints.generation;
-      const active = (await store.sql.query<InstanceRow>(sql.activeOf, [projection]))[0];
-      if (!active) throw new ProjectionNotFoundError(projection);
-      const checkpoint = BigInt(active.checkpoint);
-      if (checkpoint >= target) return;
-      if (active.status === 'failed' && active.failed_position !== null && BigInt(active.failed_position) <= target) {
-        throw new ProjectionFailedError({
+    await waitForCheckpoint({
+      position,
+      options,
+      checkpoints: this.checkpoints,
+      read: async () => (await store.sql.query<InstanceRow>(sql.activeOf, [projection]))[0],
+      notFound: () => new ProjectionNotFoundError(projection),
+      failed: (active, at, target) =>
+        new ProjectionFailedError({
           projection,
           version: active.version,
-          position: BigInt(active.failed_position),
+          position: at,
           streamId: null,
           eventType: null,
           reason: `stopped in status failed before reaching position ${target}: ${active.last_error ?? 'unknown error'}`,
-        });
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ProjectionTimeoutError(projection, target, checkpoint, timeout);
-      // Woken at once by this process's own daemon; other processes' progress is polled.
-      await this.checkpoints.wait(generation, Math.min(delay, left));
-      delay = Math.min(delay * 2, 100);
-    }
+        }),
+      timedOut: (target, checkpoint, timeout) => new ProjectionTimeoutError(projection, target, checkpoint, timeout),
+    });
   }
 
   /**
