@@ -33,21 +33,18 @@ function readSqlFiles(folder: string): SqlFile[] {
     .map((file) => ({ name: file.slice(0, -'.sql'.length), text: readFileSync(new URL(file, dir), 'utf8') }));
 }
 
-let files: { migrations: MigrationFile[]; functions: SqlFile[] } | null = null;
-function sqlFiles() {
-  files ??= {
-    migrations: readSqlFiles('migrations').map((file) => {
-      const match = /^(\d+)-(.+)$/.exec(file.name);
-      if (!match) throw new Error(`sql/migrations/${file.name}.sql: a migration file is named NNN-name.sql`);
-      return { ...file, version: Number(match[1]), name: match[2]!.replaceAll('-', ' ') };
-    }),
-    functions: readSqlFiles('functions'),
-  };
-  return files;
-}
+/** Read once, when the module loads: the files ship beside it. */
+const files: { migrations: MigrationFile[]; functions: SqlFile[] } = {
+  migrations: readSqlFiles('migrations').map((file) => {
+    const match = /^(\d+)-(.+)$/.exec(file.name);
+    if (!match) throw new Error(`sql/migrations/${file.name}.sql: a migration file is named NNN-name.sql`);
+    return { ...file, version: Number(match[1]), name: match[2]!.replaceAll('-', ' ') };
+  }),
+  functions: readSqlFiles('functions'),
+};
 
 /** The highest migration this version of Fabula knows. */
-export const latestSchemaVersion = Math.max(...sqlFiles().migrations.map((m) => m.version));
+export const latestSchemaVersion = Math.max(...files.migrations.map((m) => m.version));
 
 function render(text: string, values: Record<string, string>): string {
   return text.replace(/\{\{(\w+)\}\}/g, (placeholder, key: string) => {
@@ -77,7 +74,7 @@ export async function migrate(sql: SqlClient, schema: string): Promise<{ applied
       );
     }
     const applied: number[] = [];
-    for (const migration of sqlFiles().migrations) {
+    for (const migration of files.migrations) {
       if (done.has(migration.version)) continue;
       await tx.exec(render(migration.text, values));
       await tx.query(`INSERT INTO "${schema}".migrations (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
@@ -101,7 +98,7 @@ async function installFunctions(tx: SqlExecutor, schema: string, values: Record<
   const installed: string[] = [];
   // Function bodies may call functions installed later in this loop.
   await tx.query(`SELECT set_config('check_function_bodies', 'off', true)`);
-  for (const fn of sqlFiles().functions) {
+  for (const fn of files.functions) {
     const text = render(fn.text, rendered);
     const checksum = createHash('sha256').update(text).digest('hex');
     if (current.get(fn.name) === checksum) continue;
