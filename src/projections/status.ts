@@ -1,10 +1,10 @@
 /** `projectionStatus()`: what each projection instance is doing, from its row. Pure. */
-import { toConsumerStatus } from '../processing/status.js';
+import { toConsumerStatus, type ConsumerStatus } from '../processing/status.js';
 import type { ProjectionMode } from './define.js';
 import type { StatusRow } from './sql.js';
 
-export interface ProjectionStatus {
-  name: string;
+/** A projection instance's status: its consumer's (see ConsumerStatus), plus what is the projection's. */
+export interface ProjectionStatus extends Omit<ConsumerStatus, 'status'> {
   version: number;
   /** 0 for the first build of a version; each `rebuild()` adds one. */
   build: number;
@@ -17,26 +17,12 @@ export interface ProjectionStatus {
    * `failed`: stopped on an event it could not apply, until `resume()`; `stopped`: no daemon runs it.
    */
   status: 'running' | 'rebuilding' | 'failed' | 'paused' | 'stopped';
-  checkpoint: bigint;
-  headPosition: bigint;
-  /** Events appended after the checkpoint. */
-  lagEvents: number;
-  /** Age of the oldest event not yet applied (0 when caught up). */
-  lagSeconds: number;
-  eventsPerSecond: number;
-  /** Events in the dead-letter table (failed ones and those of their streams held behind them). */
-  parkedEvents: number;
-  failedPosition: bigint | null;
-  lastError: { message: string; position: bigint | null; at: Date } | null;
-  /** The daemon holding the lease, if its lease is current. */
-  owner: string | null;
   /** For a build: how far it is, in events of the log. */
   progress: { done: bigint; total: bigint; percent: number };
-  createdAt: Date;
   activatedAt: Date | null;
 }
 
-/** A projection instance's status: its consumer's (an inline one at the head counts as running), plus what is the projection's. */
+/** From its row: an inline instance at the head counts as running (appends keep it current). */
 export function toStatus(row: StatusRow): ProjectionStatus {
   const consumer = toConsumerStatus(row, row.mode === 'inline');
   const { checkpoint, headPosition: head } = consumer;
