@@ -5,7 +5,7 @@ export * from './core/errors.js';
 export type * from './core/events.js';
 export { streamTypeOf } from './core/events.js';
 export { defaultLimits, type StoreLimits } from './core/validation.js';
-export { EventStore } from './store/event-store.js';
+export { EventStore, type StreamAppend } from './store/event-store.js';
 export { openEventStore, type OpenEventStoreOptions } from './store/open.js';
 export type { SqlClient, SqlExecutor } from './store/sql-client.js';
 export { createPgliteClient } from './store/drivers/pglite.js';

@@ -76,15 +76,15 @@ export interface PreparedEvent {
   bytes: number;
 }
 
-export function prepareEvents(events: unknown, limits: StoreLimits): PreparedEvent[] {
-  if (!Array.isArray(events)) throw new ValidationError('events', `must be an array, got ${describe(events)}`);
-  if (events.length === 0) throw new ValidationError('events', 'must contain at least one event');
+export function prepareEvents(events: unknown, limits: StoreLimits, field = 'events'): PreparedEvent[] {
+  if (!Array.isArray(events)) throw new ValidationError(field, `must be an array, got ${describe(events)}`);
+  if (events.length === 0) throw new ValidationError(field, 'must contain at least one event');
   if (events.length > limits.maxEventsPerAppend) {
-    throw new ValidationError('events', `holds ${events.length} events; the limit per append is ${limits.maxEventsPerAppend}`);
+    throw new ValidationError(field, `holds ${events.length} events; the limit per append is ${limits.maxEventsPerAppend}`);
   }
   const seen = new Set<string>();
   return events.map((event: unknown, i) => {
-    const at = `events[${i}]`;
+    const at = `${field}[${i}]`;
     if (!isPlainObject(event)) throw new ValidationError(at, `must be an object, got ${describe(event)}`);
     const e = event as Partial<NewEvent> & Record<string, unknown>;
     const type = validateEventType(e.type, `${at}.type`);

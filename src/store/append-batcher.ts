@@ -42,11 +42,25 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** Appends to several streams that commit together or not at all (`EventStore.appendMany`). */
+interface PendingGroup {
+  requests: AppendRequest[];
+  resolve: (outcomes: AppendOutcome[]) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Thrown inside an atomic group's transaction to roll it back when one of its appends failed its checks. */
+class GroupRefused extends Error {
+  constructor(readonly outcomes: AppendOutcome[]) {
+    super('an append of the group was refused');
+  }
+}
+
 const MAX_APPENDS_PER_BATCH = 256;
 const MAX_BYTES_PER_BATCH = 8 * 1024 * 1024;
 
 export class AppendBatcher {
-  private readonly queue: Pending[] = [];
+  private readonly queue: Array<Pending | PendingGroup> = [];
   private readonly writers = new Set<Promise<void>>();
 
   /**
@@ -65,6 +79,19 @@ export class AppendBatcher {
   submit(request: AppendRequest): Promise<AppendOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ request, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /**
+   * Appends that commit together or not at all, in one transaction of their own (never batched with
+   * others, so that another caller's failure cannot roll them back, nor theirs another's). When one is
+   * refused (conflict, deleted stream, id reused), nothing is written and every outcome is returned:
+   * the refused ones say why.
+   */
+  submitGroup(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ requests, resolve, reject });
       this.kick();
     });
   }
@@ -88,6 +115,12 @@ export class AppendBatcher {
 
   private async writeQueued() {
     while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if ('requests' in head) {
+        this.queue.shift();
+        await this.writeGroup(head);
+        continue;
+      }
       const batch = this.takeBatch();
       try {
         const outcomes = await this.write(batch.map((p) => p.request));
@@ -108,25 +141,49 @@ export class AppendBatcher {
     }
   }
 
+  private async writeGroup(group: PendingGroup) {
+    const attempt = (mayBeRetry: boolean) =>
+      this.write(
+        group.requests.map((r) => (mayBeRetry ? { ...r, mayBeRetry } : r)),
+        true,
+      );
+    try {
+      group.resolve(await attempt(false));
+    } catch (error) {
+      if (error instanceof GroupRefused) return group.resolve(error.outcomes);
+      // As for a batch: the connection may have been lost after the commit, so look the ids up once more.
+      try {
+        group.resolve(await attempt(true));
+      } catch (again) {
+        if (again instanceof GroupRefused) group.resolve(again.outcomes);
+        else group.reject(again);
+      }
+    }
+  }
+
+  /** The next appends to write together: up to the first group, within the batch limits. */
   private takeBatch(): Pending[] {
     let bytes = 0;
     let count = 0;
     while (count < this.queue.length && count < MAX_APPENDS_PER_BATCH) {
-      bytes += this.queue[count]!.request.bytes;
+      const next = this.queue[count]!;
+      if ('requests' in next) break;
+      bytes += next.request.bytes;
       if (count > 0 && bytes > MAX_BYTES_PER_BATCH) break;
       count++;
     }
-    return this.queue.splice(0, count);
+    return this.queue.splice(0, count) as Pending[];
   }
 
-  private async write(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+  private async write(requests: AppendRequest[], allOrNothing = false): Promise<AppendOutcome[]> {
     const payload = batchJson(requests);
     // Without inline handlers an append is one autocommit statement: one round trip.
     const outcomes =
-      this.inlineHandlers.length === 0
+      this.inlineHandlers.length === 0 && !allOrNothing
         ? await this.appendBatch(this.sql, payload)
         : await this.sql.transaction(async (tx) => {
             const results = await this.appendBatch(tx, payload);
+            if (allOrNothing && results.some((o) => !('ok' in o))) throw new GroupRefused(results);
             const recorded = recordedEvents(requests, results);
             if (recorded.length > 0) for (const handler of this.inlineHandlers) await handler(recorded, tx);
             return results;

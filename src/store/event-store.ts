@@ -4,6 +4,7 @@ import {
   type AppendOptions,
   type AppendResult,
   type DeleteStreamOptions,
+  type ExpectedVersion,
   type ListStreamsOptions,
   type NewEvent,
   type ReadAllOptions,
@@ -30,6 +31,13 @@ import { statements, toRecordedEvent, toStreamInfo, type EventRow, type Statemen
 import { Wakeup } from './wakeup.js';
 
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
+
+/** One stream's part of `appendMany`. */
+export interface StreamAppend {
+  streamId: string;
+  events: readonly NewEvent[];
+  expectedVersion?: ExpectedVersion;
+}
 
 /**
  * An inline handler as the store calls it: with the store it runs for as a third argument, so that a
@@ -108,6 +116,55 @@ export class EventStore {
       newIds: options.newIds === true,
     });
     return this.toResult(streamId, expected, outcome);
+  }
+
+  /**
+   * Appends to several streams in one transaction: all of the appends or none. Each stream's
+   * `expectedVersion` is checked; when one is refused, nothing is written and its error is thrown
+   * (`ConcurrencyError`, `StreamDeletedError`, `IdempotencyError`, naming the stream). The appends
+   * take consecutive global positions in the order given. A stream may appear once.
+   *
+   * @example
+   * ```ts
+   * import { openEventStore } from 'fabula';
+   *
+   * const store = await openEventStore({ dataDir: '.fabula/data' });
+   * const [from, to] = await store.appendMany([
+   *   { streamId: 'account-a', events: [{ type: 'MoneyWithdrawn', data: { amount: 5 } }], expectedVersion: 3 },
+   *   { streamId: 'account-b', events: [{ type: 'MoneyDeposited', data: { amount: 5 } }], expectedVersion: 7 },
+   * ]);
+   * ```
+   */
+  async appendMany(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    this.assertOpen();
+    if (!Array.isArray(appends) || appends.length === 0)
+      throw new ValidationError('appends', 'must be a non-empty array of { streamId, events, expectedVersion? }');
+    const seen = new Set<string>();
+    const ids = new Set<string>();
+    const requests = appends.map((a, i) => {
+      if (typeof a !== 'object' || a === null) throw new ValidationError(`appends[${i}]`, 'must be { streamId, events, expectedVersion? }');
+      validateStreamId(a.streamId, this.limits, `appends[${i}].streamId`);
+      if (seen.has(a.streamId))
+        throw new ValidationError(`appends[${i}].streamId`, `"${a.streamId}" appears twice: put all of a stream's events in one append`);
+      seen.add(a.streamId);
+      const expected = validateExpectedVersion(a.expectedVersion ?? 'any', `appends[${i}].expectedVersion`);
+      const prepared = prepareEvents(a.events, this.limits, `appends[${i}].events`);
+      prepared.forEach((e, k) => {
+        if (ids.has(e.id)) throw new ValidationError(`appends[${i}].events[${k}].id`, `${e.id} appears twice in this appendMany`);
+        ids.add(e.id);
+      });
+      return {
+        streamId: a.streamId,
+        streamType: streamTypeOf(a.streamId),
+        expected,
+        events: prepared,
+        bytes: prepared.reduce((sum, e) => sum + e.bytes, 0),
+      };
+    });
+    const outcomes = await this.batcher.submitGroup(requests);
+    const refused = outcomes.findIndex((o) => !('ok' in o));
+    if (refused >= 0) this.toResult(requests[refused]!.streamId, requests[refused]!.expected, outcomes[refused]!);
+    return outcomes.map((o, i) => this.toResult(requests[i]!.streamId, requests[i]!.expected, o));
   }
 
   private toResult(streamId: string, expected: string | number, outcome: AppendOutcome): AppendResult {
