@@ -1,6 +1,7 @@
 /**
  * The reference application served by `npm start` / `fabula serve`: the bank and the orders domains,
- * their read models (`account-balances`, inline; `orders-for-display`, async) and queries on them.
+ * money transfers between accounts (a saga), their read models (`account-balances` and `transfers`,
+ * inline; `orders-for-display`, async) and queries on them.
  */
 import { z } from 'zod';
 import { defineApp, defineQuery, EventRegistry, NotFoundError } from '../src/index.js';
@@ -8,8 +9,16 @@ import { accountBalances, listAccountBalances, pageAccountBalances, readAccountB
 import { registerBank, registerBankEvents } from './bank/index.js';
 import { registerOrderEvents, registerOrders } from './orders/index.js';
 import { listOrdersForCustomer, ordersForDisplay, readOrderForDisplay } from './orders/orders-for-display.js';
+import {
+  listTransfers,
+  readTransfer,
+  registerTransferEvents,
+  registerTransfers,
+  transferProcess,
+  transfers,
+} from './transfers/index.js';
 
-const registry = registerOrderEvents(registerBankEvents(new EventRegistry()));
+const registry = registerTransferEvents(registerOrderEvents(registerBankEvents(new EventRegistry())));
 const page = z.coerce.number().int().min(1).max(1000).optional();
 
 export const AccountBalancesQuery = defineQuery('account-balances', {
@@ -33,13 +42,28 @@ export const OrdersForDisplayQuery = defineQuery('orders-for-display', {
     }),
 });
 
+export const TransfersQuery = defineQuery('transfers', {
+  projection: 'transfers',
+  description: "One transfer by transferId (status pending, completed, rejected or compensated); or an account's transfers.",
+  schema: z
+    .object({ transferId: z.string().min(1).max(100).optional(), accountId: z.string().min(1).max(100).optional(), limit: page })
+    .refine((q) => (q.transferId === undefined) !== (q.accountId === undefined), {
+      message: 'give exactly one of transferId or accountId',
+    }),
+});
+
+/** The credit of a transfer may take this long before the transfer is refunded (FABULA_TRANSFER_TIMEOUT_MS for tests). */
+const creditTimeoutMs = Number(process.env.FABULA_TRANSFER_TIMEOUT_MS) || 30_000;
+
 export default defineApp({
   name: 'Fabula bank and orders',
   registry,
-  projections: [accountBalances, ordersForDisplay],
+  projections: [accountBalances, ordersForDisplay, transfers],
+  processes: [transferProcess({ creditTimeoutMs })],
   setup({ store, commands, queries, projections }) {
     const bank = registerBank({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
     const orders = registerOrders({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
+    registerTransfers({ store, bus: commands, registry });
 
     queries.register(AccountBalancesQuery, async ({ accountId, owner, after, limit }) => {
       if (accountId !== undefined) {
@@ -61,6 +85,15 @@ export default defineApp({
         return order;
       }
       return { items: await listOrdersForCustomer(projections, store.sql, customerId!, { limit }) };
+    });
+
+    queries.register(TransfersQuery, async ({ transferId, accountId, limit }) => {
+      if (transferId !== undefined) {
+        const transfer = await readTransfer(projections, store.sql, transferId);
+        if (!transfer) throw new NotFoundError(`no transfer ${JSON.stringify(transferId)}`);
+        return transfer;
+      }
+      return { items: await listTransfers(projections, store.sql, accountId!, limit) };
     });
 
     return { aggregates: { account: bank.readState, order: orders.readState } };

@@ -5,6 +5,8 @@
  * server and the CLI that run it.
  */
 import type { EventRegistry } from './core/event-registry.js';
+import type { ProcessDefinition } from './processes/define.js';
+import type { Processes } from './processes/processes.js';
 import type { ProjectionDefinition } from './projections/define.js';
 import type { Projections } from './projections/projections.js';
 import type { EventStore } from './store/event-store.js';
@@ -23,12 +25,16 @@ export interface AppContext {
   queries: QueryBus;
   registry: EventRegistry;
   projections: Projections;
+  /** The application's process managers (status, instances); they start after `setup`. */
+  processes: Processes;
 }
 
 export interface AppDefinition {
   name: string;
   registry: EventRegistry;
   projections?: readonly ProjectionDefinition[];
+  /** Its process managers (sagas): they send commands on the bus `setup` registers handlers on. */
+  processes?: readonly ProcessDefinition[];
   /** Registers the command and query handlers; returns state readers by aggregate type. */
   setup(context: AppContext): { aggregates?: Record<string, StateReader> };
 }

@@ -6,15 +6,26 @@ import { Aggregate, defineLifecycle, DomainError } from '../../src/index.js';
 import type { BankEvent } from './events.js';
 
 type Status = 'new' | 'open' | 'frozen' | 'closed';
-type CommandName = 'OpenAccount' | 'DepositMoney' | 'WithdrawMoney' | 'FreezeAccount' | 'UnfreezeAccount' | 'CloseAccount';
+type CommandName =
+  | 'OpenAccount'
+  | 'DepositMoney'
+  | 'WithdrawMoney'
+  | 'FreezeAccount'
+  | 'UnfreezeAccount'
+  | 'CloseAccount'
+  | 'SendTransfer'
+  | 'ReceiveTransfer'
+  | 'RefundTransfer';
 
 const lifecycle = defineLifecycle<Status, CommandName, BankEvent['type']>('account', {
   initial: 'new',
   accepts: {
     new: ['OpenAccount'],
-    open: ['DepositMoney', 'WithdrawMoney', 'FreezeAccount', 'CloseAccount'],
-    frozen: ['DepositMoney', 'UnfreezeAccount', 'CloseAccount'],
-    closed: [],
+    open: ['DepositMoney', 'WithdrawMoney', 'FreezeAccount', 'CloseAccount', 'SendTransfer', 'ReceiveTransfer', 'RefundTransfer'],
+    frozen: ['DepositMoney', 'UnfreezeAccount', 'CloseAccount', 'RefundTransfer'],
+    // A refund compensates a transfer that took money out: it is booked even on a closed account, so
+    // that no money disappears.
+    closed: ['RefundTransfer'],
   },
   transitions: {
     AccountOpened: { from: ['new'], to: 'open' },
@@ -49,13 +60,36 @@ export class BankAccount extends Aggregate<BankEvent> {
 
   withdraw(amount: number) {
     this.assertAccepts('WithdrawMoney');
+    this.assertFunds(amount);
+    this.trigger({ type: 'MoneyWithdrawn', data: { accountId: this.id, amount } });
+  }
+
+  /** A transfer's debit. */
+  sendTransfer(amount: number, transferId: string) {
+    this.assertAccepts('SendTransfer');
+    this.assertFunds(amount);
+    this.trigger({ type: 'MoneyWithdrawn', data: { accountId: this.id, amount, transferId } });
+  }
+
+  /** A transfer's credit. */
+  receiveTransfer(amount: number, transferId: string) {
+    this.assertAccepts('ReceiveTransfer');
+    this.trigger({ type: 'MoneyDeposited', data: { accountId: this.id, amount, transferId } });
+  }
+
+  /** A transfer's compensation: the debit given back. */
+  refundTransfer(amount: number, transferId: string) {
+    this.assertAccepts('RefundTransfer');
+    this.trigger({ type: 'MoneyDeposited', data: { accountId: this.id, amount, transferId } });
+  }
+
+  private assertFunds(amount: number) {
     if (amount > this.balance + this.overdraftLimit) {
       throw new DomainError(
         `insufficient funds: account ${this.id} has ${this.balance} ${this.currency} and an overdraft limit of ${this.overdraftLimit}; cannot withdraw ${amount}`,
         'insufficient_funds',
       );
     }
-    this.trigger({ type: 'MoneyWithdrawn', data: { accountId: this.id, amount } });
   }
 
   freeze(reason?: string) {

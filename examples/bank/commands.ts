@@ -35,4 +35,28 @@ export const CloseAccount = defineCommand('CloseAccount', {
   schema: z.object({ accountId }),
 });
 
-export const bankCommands = [OpenAccount, DepositMoney, WithdrawMoney, FreezeAccount, UnfreezeAccount, CloseAccount] as const;
+const transferId = z.string().min(1).max(100);
+export const SendTransfer = defineCommand('SendTransfer', {
+  description: "A transfer's debit: take the amount out of the source account (refused when frozen, closed or short of funds).",
+  schema: z.object({ accountId, amount, transferId }),
+});
+export const ReceiveTransfer = defineCommand('ReceiveTransfer', {
+  description: "A transfer's credit: pay the amount into the target account (refused when it is frozen or closed).",
+  schema: z.object({ accountId, amount, transferId }),
+});
+export const RefundTransfer = defineCommand('RefundTransfer', {
+  description: "A transfer's compensation: give the amount back to the source account (never refused: money is conserved).",
+  schema: z.object({ accountId, amount, transferId }),
+});
+
+export const bankCommands = [
+  OpenAccount,
+  DepositMoney,
+  WithdrawMoney,
+  FreezeAccount,
+  UnfreezeAccount,
+  CloseAccount,
+  SendTransfer,
+  ReceiveTransfer,
+  RefundTransfer,
+] as const;

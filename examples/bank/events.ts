@@ -22,14 +22,16 @@ export const AccountOpened = defineEvent('AccountOpened', {
   }),
 });
 
+const transferId = z.string().min(1).max(100).describe('The transfer this movement belongs to, if any');
+
 export const MoneyDeposited = defineEvent('MoneyDeposited', {
-  description: 'Money was paid into the account.',
-  schema: z.object({ accountId, amount }),
+  description: 'Money was paid into the account (by a transfer, or refunded to it, when transferId is set).',
+  schema: z.object({ accountId, amount, transferId: transferId.optional() }),
 });
 
 export const MoneyWithdrawn = defineEvent('MoneyWithdrawn', {
-  description: 'Money was taken out of the account.',
-  schema: z.object({ accountId, amount }),
+  description: 'Money was taken out of the account (sent by a transfer, when transferId is set).',
+  schema: z.object({ accountId, amount, transferId: transferId.optional() }),
 });
 
 export const AccountFrozen = defineEvent('AccountFrozen', {

@@ -11,7 +11,17 @@ import {
   type StateReader,
 } from '../../src/index.js';
 import { BankAccount } from './account.js';
-import { CloseAccount, DepositMoney, FreezeAccount, OpenAccount, UnfreezeAccount, WithdrawMoney } from './commands.js';
+import {
+  CloseAccount,
+  DepositMoney,
+  FreezeAccount,
+  OpenAccount,
+  ReceiveTransfer,
+  RefundTransfer,
+  SendTransfer,
+  UnfreezeAccount,
+  WithdrawMoney,
+} from './commands.js';
 import { registerBankEvents } from './events.js';
 
 export { BankAccount } from './account.js';
@@ -38,7 +48,10 @@ export function registerBank({ store, bus, registry = registerBankEvents(new Eve
     .registerAggregate(WithdrawMoney, { repository: accounts, id, handle: (a, c) => a.withdraw(c.amount) })
     .registerAggregate(FreezeAccount, { repository: accounts, id, handle: (a, c) => a.freeze(c.reason) })
     .registerAggregate(UnfreezeAccount, { repository: accounts, id, handle: (a) => a.unfreeze() })
-    .registerAggregate(CloseAccount, { repository: accounts, id, handle: (a) => a.close() });
+    .registerAggregate(CloseAccount, { repository: accounts, id, handle: (a) => a.close() })
+    .registerAggregate(SendTransfer, { repository: accounts, id, handle: (a, c) => a.sendTransfer(c.amount, c.transferId) })
+    .registerAggregate(ReceiveTransfer, { repository: accounts, id, handle: (a, c) => a.receiveTransfer(c.amount, c.transferId) })
+    .registerAggregate(RefundTransfer, { repository: accounts, id, handle: (a, c) => a.refundTransfer(c.amount, c.transferId) });
   /** An account's state now, or as of a time or version (for temporal queries). */
   const readState: StateReader = async (accountId, options) => {
     const account = await accounts.load(accountId, options);

@@ -189,12 +189,15 @@ program
       const { CommandBus } = await import('../write/command-bus.js');
       const { QueryBus } = await import('../queries/query-bus.js');
       const { createProjections } = await import('../projections/projections.js');
+      const { createProcesses } = await import('../processes/processes.js');
+      const commands = new CommandBus({ store });
       const { aggregates = {} } = app.setup({
         store,
-        commands: new CommandBus({ store }),
+        commands,
         queries: new QueryBus(),
         registry: app.registry,
         projections: createProjections([]),
+        processes: createProcesses([], { commands }),
       });
       const reader = Object.hasOwn(aggregates, type) ? aggregates[type] : undefined;
       if (!reader)

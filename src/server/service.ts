@@ -8,6 +8,7 @@ import type { AppDefinition } from '../app-definition.js';
 import { CommandBus } from '../write/command-bus.js';
 import { QueryBus } from '../queries/query-bus.js';
 import { EventCatalog } from '../core/catalog.js';
+import { createProcesses, type Processes, type ProcessesOptions } from '../processes/processes.js';
 import { createProjections, type Projections } from '../projections/projections.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
@@ -28,12 +29,15 @@ export interface ServiceOptions {
   tokens?: ReadonlyMap<string, Caller>;
   /** Projection daemon settings (tests shorten them). */
   projectionOptions?: Parameters<typeof createProjections>[1];
+  /** Process manager settings (tests shorten them). */
+  processOptions?: Omit<ProcessesOptions, 'commands' | 'registry'>;
 }
 
 export interface Service {
   url: string;
   store: EventStore;
   projections: Projections;
+  processes: Processes;
   commands: CommandBus;
   server: FastifyInstance;
   context: ServerContext;
@@ -48,14 +52,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     ...(options.schema ? { schema: options.schema } : {}),
     inlineHandlers: [projections.inlineHandler],
   });
+  const commands = new CommandBus({ store });
+  const processes = createProcesses(app.processes ?? [], { ...options.processOptions, commands, registry: app.registry });
   try {
     await projections.start(store);
-    const commands = new CommandBus({ store });
     const queries = new QueryBus();
-    const { aggregates } = app.setup({ store, commands, queries, registry: app.registry, projections });
+    const { aggregates } = app.setup({ store, commands, queries, registry: app.registry, projections, processes });
+    // After setup: the processes send commands on the handlers it registered.
+    await processes.start(store);
     const catalog = new EventCatalog(app.registry, {
       title: `${app.name}: event catalog`,
-      consumers: projections.catalog().map((p) => ({ name: p.name, kind: 'projection', handles: p.handles })),
+      consumers: [
+        ...projections.catalog().map((p) => ({ name: p.name, kind: 'projection', handles: p.handles })),
+        ...[...processes.definitions.values()].map((p) => ({ name: p.name, kind: 'process-manager', handles: [...p.routes.keys()] })),
+      ],
     });
     const tokens = options.tokens;
     const { server, context } = await buildServer({
@@ -76,6 +86,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       url,
       store,
       projections,
+      processes,
       commands,
       server,
       context,
@@ -83,11 +94,13 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         (closing ??= (async () => {
           context.draining.abort(); // readiness fails, live streams end
           await server.close(); // waits for requests in flight
+          await processes.stop(); // commands being sent finish; the rest are sent after the next start
           await projections.stop(); // the daemon finishes its batch and releases its leases
           await store.close();
         })()),
     };
   } catch (error) {
+    await processes.stop().catch(() => {});
     await projections.stop().catch(() => {});
     await store.close().catch(() => {});
     throw error;

@@ -21,12 +21,13 @@ const mayImport: Record<string, readonly string[]> = {
   processing: ['core', 'store'],
   projections: ['core', 'store', 'processing'],
   write: ['core', 'store'],
+  processes: ['core', 'store', 'processing', 'write'],
   queries: ['core'],
-  'app-definition.ts': ['core', 'store', 'projections', 'write', 'queries'],
-  server: ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts'],
-  cli: ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts', 'server'],
-  testing: ['core', 'store', 'write'],
-  'index.ts': ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts'],
+  'app-definition.ts': ['core', 'store', 'projections', 'processes', 'write', 'queries'],
+  server: ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'app-definition.ts'],
+  cli: ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'app-definition.ts', 'server'],
+  testing: ['core', 'store', 'write', 'processes'],
+  'index.ts': ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'app-definition.ts'],
 };
 
 const partOf = (file: string) => file.split('/')[0]!;

@@ -1,0 +1,73 @@
+/**
+ * One step of one instance, inside a transaction: lock (or create) the instance, hand it the message,
+ * and write what it decided — state, commands (an outbox: sent after commit), timeouts — in the same
+ * transaction. Commands get ids derived from the process, the instance, what caused the step and their
+ * index, so a step replayed after a crash writes the same commands, and the command bus, seeing a command
+ * id it has handled, answers with the recorded outcome instead of running it twice.
+ */
+import { v5 as uuidv5 } from 'uuid';
+import { ValidationError } from '../core/errors.js';
+import type { SqlExecutor } from '../store/sql-client.js';
+import type { ProcessDefinition, ProcessMessage } from './define.js';
+import { checkReaction } from './reaction.js';
+import type { InstanceRow, ProcessSql } from './sql.js';
+
+// Namespace of the ids of commands and timeouts that processes issue. Never change it: ids must stay stable.
+const PROCESS_NAMESPACE = '2b0f6c1e-8f4a-4c2d-b7e9-3a5d1f0c9e84';
+
+export interface StepInput {
+  definition: ProcessDefinition;
+  instanceId: string;
+  message: ProcessMessage;
+  /** What caused the step: an event id, a command id (its outcome), a timeout id. */
+  cause: string;
+  /** For a new instance: the correlation id its commands will carry. */
+  correlationId: string;
+  knownCommand: (type: string) => boolean;
+}
+
+/** Runs the step; false when the instance had ended (the message is not handed to it). */
+export async function runStep(tx: SqlExecutor, sql: ProcessSql, input: StepInput): Promise<boolean> {
+  const { definition, instanceId, cause } = input;
+  const key = [definition.name, instanceId];
+  let row = (await tx.query<InstanceRow>(sql.lock, key))[0];
+  if (!row) {
+    const initial = definition.initialState();
+    await tx.query(sql.create, [...key, JSON.stringify(initial ?? null), input.correlationId]);
+    row = (await tx.query<InstanceRow>(sql.lock, key))[0]!;
+  }
+  if (row.ended) return false;
+  const now = new Date(row.now);
+  const reaction = checkReaction(
+    definition.react(row.state, input.message, { processName: definition.name, instanceId, now }),
+    now,
+    input.knownCommand,
+    `process ${definition.name}: react(${input.message.kind})`,
+  );
+  const state = 'state' in reaction ? reaction.state : row.state;
+  await tx.query(sql.save, [...key, JSON.stringify(state ?? null), reaction.end]);
+  if (reaction.withdraw.length > 0) await tx.query(sql.withdraw, [...key, reaction.withdraw]);
+  if (reaction.send.length > 0) {
+    const commands = reaction.send.map((c, i) => ({ ...c, id: commandId(definition.name, instanceId, cause, i) }));
+    await tx.query(sql.send, [...key, JSON.stringify(commands), cause]);
+  }
+  if (reaction.end) await tx.query(sql.cancelAll, key);
+  else {
+    if (reaction.cancel.length > 0) await tx.query(sql.cancel, [...key, reaction.cancel]);
+    if (reaction.schedule.length > 0) {
+      const timeouts = reaction.schedule.map((t) => ({
+        id: uuidv5(`${definition.name}\n${instanceId}\n${cause}\ntimeout:${t.name}`, PROCESS_NAMESPACE),
+        name: t.name,
+        dueAt: t.dueAt.toISOString(),
+      }));
+      if (new Set(timeouts.map((t) => t.name)).size !== timeouts.length)
+        throw new ValidationError(`process ${definition.name}: react().schedule`, 'names a timeout twice');
+      await tx.query(sql.schedule, [...key, JSON.stringify(timeouts)]);
+    }
+  }
+  return true;
+}
+
+export function commandId(process: string, instanceId: string, cause: string, index: number): string {
+  return uuidv5(`${process}\n${instanceId}\n${cause}\n${index}`, PROCESS_NAMESPACE);
+}
