@@ -158,3 +158,4 @@ export function commandSpec(setup: (context: { store: EventStore; bus: CommandBu
     },
   };
 }
+export { processSpec, type ReactionExpectation, type SpecMessage } from './process-spec.js';
