@@ -69,6 +69,9 @@ export interface ProcessContext {
   now: Date;
 }
 
+/** The member of the union `E` with type `T`; `E` itself when `E` is not a union of literal types. */
+type EventOfType<E extends DomainEvent, T> = [Extract<E, { type: T }>] extends [never] ? E : Extract<E, { type: T }>;
+
 /** Routes an event to an instance: its id, or null/undefined to ignore the event. */
 type Router<E extends DomainEvent> = (event: StoredDomainEvent<E>) => string | null | undefined;
 
@@ -77,7 +80,7 @@ export interface ProcessOptions<S, E extends DomainEvent = DomainEvent> {
   name: string;
   description?: string;
   /** The event types the process reacts to, each with the instance it belongs to. */
-  on: { [T in E['type']]?: Router<Extract<E, { type: T }>> };
+  on: { [T in E['type']]?: Router<EventOfType<E, T>> };
   /** A new instance's state (a function, so instances never share an object). */
   initialState: () => S;
   react: (state: S, message: ProcessMessage<E>, context: ProcessContext) => ProcessReaction<S> | void;
