@@ -87,6 +87,12 @@ export interface ProcessOptions<S, E extends DomainEvent = DomainEvent> {
   /** After its retries, a step that still fails on an event stops the process (default) or parks the event. */
   onFailure?: FailurePolicy;
   retry?: Partial<RetryPolicy>;
+  /**
+   * Which events a process started for the first time reacts to: those recorded from then on (`'head'`,
+   * the default, as Axon's sagas: deploying a saga on a store with history does not replay that history
+   * into commands), or every event ever recorded (`'beginning'`).
+   */
+  startAt?: 'head' | 'beginning';
 }
 
 export interface ProcessDefinition<S = any, E extends DomainEvent = any> {
@@ -97,6 +103,7 @@ export interface ProcessDefinition<S = any, E extends DomainEvent = any> {
   readonly react: ProcessOptions<S, E>['react'];
   readonly onFailure: FailurePolicy;
   readonly retry: RetryPolicy;
+  readonly startAt: 'head' | 'beginning';
 }
 
 const PROCESS_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
@@ -152,5 +159,13 @@ export function defineProcess<S, E extends DomainEvent = DomainEvent>(options: P
     react: options.react,
     onFailure: validateFailurePolicy(options.onFailure),
     retry: validateRetry(options.retry),
+    startAt: validateStartAt(options.startAt),
   });
+}
+
+function validateStartAt(value: unknown): 'head' | 'beginning' {
+  if (value === undefined) return 'head';
+  if (value !== 'head' && value !== 'beginning')
+    throw new ValidationError('startAt', `${JSON.stringify(value)} is not valid: use 'head' or 'beginning'`);
+  return value;
 }

@@ -242,6 +242,7 @@ export class Processes extends EventEmitter<ProcessesEvents> {
     return defineTransactionalConsumer({
       name: consumerName(definition.name),
       handles: [...definition.routes.keys()],
+      startAt: definition.startAt,
       onFailure: definition.onFailure,
       retry: definition.retry,
       handle: async (event, tx) => {

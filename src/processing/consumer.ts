@@ -25,6 +25,12 @@ export interface ConsumerOptionsBase {
   /** After its retries, an event that still fails stops the consumer (default) or is parked. */
   onFailure?: FailurePolicy;
   retry?: Partial<RetryPolicy>;
+  /**
+   * Where a consumer seen for the first time starts: at the beginning of the global order (default:
+   * every event ever recorded), or at its head (only events recorded from now on). Later starts
+   * resume from the checkpoint either way.
+   */
+  startAt?: 'beginning' | 'head';
 }
 
 export interface TransactionalConsumerOptions extends ConsumerOptionsBase {
@@ -46,6 +52,7 @@ export interface DeliveryConsumerOptions extends ConsumerOptionsBase {
 export type ConsumerDefinition = Readonly<{
   name: string;
   handles: readonly string[] | null;
+  startAt: 'beginning' | 'head';
   onFailure: FailurePolicy;
   retry: RetryPolicy;
 }> &
@@ -72,9 +79,13 @@ function base(options: ConsumerOptionsBase) {
   if (typeof options !== 'object' || options === null) throw new ValidationError('consumer', 'must be an object');
   const handles =
     options.handles === undefined ? null : Object.freeze(options.handles.map((t, i) => validateEventType(t, `handles[${i}]`)));
+  const startAt = options.startAt ?? 'beginning';
+  if (startAt !== 'beginning' && startAt !== 'head')
+    throw new ValidationError('startAt', `${JSON.stringify(startAt)} is not valid: use 'beginning' or 'head'`);
   return {
     name: validateConsumerName(options.name),
     handles,
+    startAt,
     onFailure: validateFailurePolicy(options.onFailure),
     retry: validateRetry(options.retry),
   };

@@ -67,7 +67,7 @@ export class Consumers extends EventEmitter<ConsumerEvents> {
     this.owner = owner;
   }
 
-  /** Registers the consumers (a new one starts at position 0) and runs them; resolves once registered. */
+  /** Registers the consumers (a new one starts where its `startAt` says) and runs them; resolves once registered. */
   async start(store: EventStore): Promise<this> {
     if (this.daemon) throw new ValidationError('store', 'these consumers are already started; call stop() first');
     const sql = this.attach(store).sql!;
@@ -75,7 +75,7 @@ export class Consumers extends EventEmitter<ConsumerEvents> {
     this.daemon = daemon;
     for (const definition of this.definitions) {
       const row =
-        (await store.sql.query<ConsumerRow>(sql.ensure, [definition.name]))[0] ??
+        (await store.sql.query<ConsumerRow>(sql.ensure, [definition.name, definition.startAt === 'head']))[0] ??
         (await store.sql.query<ConsumerRow>(sql.byName, [definition.name]))[0]!;
       daemon.run(definition, row, (event) => this.forward(event));
     }

@@ -89,7 +89,10 @@ export function consumerSql(schema: string) {
      * $1 name: creates the consumer if it is new; returns it either way, except when another process
      * created it at the same moment (the statement's snapshot predates that row): then read `byName`.
      */
-    ensure: `WITH made AS (INSERT INTO ${consumers} (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING *)
+    /** $2: a new consumer starts at the head of the global order (true) or at its beginning. */
+    ensure: `WITH made AS (
+        INSERT INTO ${consumers} (name, checkpoint) VALUES ($1, CASE WHEN $2::boolean THEN ${s}.head_position() ELSE 0 END)
+        ON CONFLICT (name) DO NOTHING RETURNING *)
       SELECT ${CONSUMER_COLUMNS} FROM made c UNION ALL SELECT ${CONSUMER_COLUMNS} FROM ${consumers} c WHERE c.name = $1`,
     byName: `SELECT ${CONSUMER_COLUMNS} FROM ${consumers} c WHERE c.name = $1`,
     byId: `SELECT ${CONSUMER_COLUMNS} FROM ${consumers} c WHERE c.id = $1`,

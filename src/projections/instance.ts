@@ -61,6 +61,7 @@ export function runInstance(
     kind: 'transactional',
     name: row.consumer_name,
     handles: definition.handles,
+    startAt: 'beginning',
     onFailure: definition.onFailure,
     retry: definition.retry,
     handle: (event, tx) => definition.apply(event, contextFor(tx)),

@@ -156,6 +156,41 @@ describe.each(drivers)('process managers (%s)', (driver) => {
     }
   });
 
+  it('a new process reacts to events from its first start on, or to all of history with startAt: beginning', async () => {
+    const store = await stores.open();
+    const sent = new Map<string, number>();
+    await store.append('starts-1', [{ type: 'Started', data: { id: 'old' } }]);
+    const make = (name: string, startAt?: 'beginning') =>
+      defineProcess({
+        name,
+        startAt,
+        on: { Started: (e) => (e.data as { id: string }).id },
+        initialState: () => ({}),
+        react: (_s, m, { instanceId }) => (m.kind === 'event' ? { send: [{ type: 'Count', data: { id: `${name}-${instanceId}` } }] } : { end: true }),
+      });
+    const processes = await createProcesses([make('from-head'), make('from-beginning', 'beginning')], {
+      commands: bus(store, sent),
+      ...fast,
+    }).start(store);
+    try {
+      const { lastPosition } = await store.append('starts-1', [{ type: 'Started', data: { id: 'new' } }]);
+      await processes.waitFor('from-head', lastPosition);
+      await processes.waitFor('from-beginning', lastPosition);
+      await until(
+        () => processes.status(),
+        (s) => s.every((p) => p.openCommands === 0),
+      );
+      expect(await processes.instance('from-head', 'old')).toBeNull();
+      expect(await processes.instance('from-head', 'new')).not.toBeNull();
+      expect(await processes.instance('from-beginning', 'old')).not.toBeNull();
+      expect(() =>
+        defineProcess({ name: 'x', on: { E: () => 'x' }, initialState: () => ({}), react: () => {}, startAt: 'later' as never }),
+      ).toThrow(/startAt/);
+    } finally {
+      await processes.stop();
+    }
+  });
+
   it('refuses bad definitions with errors naming the field', () => {
     const ok = { name: 'p', on: { E: () => 'x' }, initialState: () => ({}), react: () => {} };
     expect(() => defineProcess({ ...ok, name: 'Bad Name' })).toThrow(ValidationError);
