@@ -44,6 +44,10 @@ const benchmarks: Record<string, { description: string; load: () => Promise<{ de
     description: 'Projection daemon catch-up vs a raw paged-SELECT loop; lag at 500 appends/s',
     load: () => import('./projections.js'),
   },
+  transfers: {
+    description: 'Money transfers/s end to end through the transfer saga vs the same commands sent directly; latency at 50/s',
+    load: () => import('./transfers.js'),
+  },
 };
 
 function usage(): string {

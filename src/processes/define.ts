@@ -140,7 +140,8 @@ export function defineProcess<S, E extends DomainEvent = DomainEvent>(options: P
       `${JSON.stringify(options.name)} is not a valid process name: lower-case letters and digits in words joined by '-', at most 100 characters`,
     );
   }
-  if (typeof options.on !== 'object' || options.on === null) throw new ValidationError('on', 'must map event types to instance routers');
+  if (typeof options.on !== 'object' || options.on === null)
+    throw new ValidationError('on', 'must map event types to instance routers');
   const routes = new Map<string, Router<any>>();
   for (const [type, route] of Object.entries(options.on)) {
     validateEventType(type, `on.${type}`);
@@ -150,7 +151,8 @@ export function defineProcess<S, E extends DomainEvent = DomainEvent>(options: P
   if (routes.size === 0) throw new ValidationError('on', 'must name at least one event type the process starts from');
   if (typeof options.initialState !== 'function')
     throw new ValidationError('initialState', 'must be a function returning a new instance state');
-  if (typeof options.react !== 'function') throw new ValidationError('react', 'must be a function (state, message, context) => reaction');
+  if (typeof options.react !== 'function')
+    throw new ValidationError('react', 'must be a function (state, message, context) => reaction');
   return Object.freeze({
     name: options.name,
     ...(options.description !== undefined ? { description: options.description } : {}),

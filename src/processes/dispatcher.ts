@@ -60,27 +60,47 @@ export class Dispatcher {
         const busy = (await this.dispatch()) + (await this.fireTimeouts());
         failures = 0;
         if (busy > 0) continue;
-        const next = (await this.store.sql.query<{ ms: number | null }>(this.sql.nextDue, [this.names]))[0]?.ms ?? null;
+        const next =
+          this.inFlight.size >= this.settings.concurrency
+            ? null
+            : ((await this.store.sql.query<{ ms: number | null }>(this.sql.nextDue, [this.names]))[0]?.ms ?? null);
         await this.wakeup.wait(since, Math.min(this.settings.pollIntervalMs, next ?? Infinity), this.stopping.signal);
       } catch (error) {
-        if (this.stopping.signal.aborted || error instanceof StoreClosedError) return;
+        if (this.stopping.signal.aborted || error instanceof StoreClosedError) break;
         this.onError({ process: this.names.join(','), instanceId: '', error, during: 'send' });
         failures++;
         await sleep(Math.min(5_000, 100 * 2 ** failures), undefined, { signal: this.stopping.signal }).catch(() => {});
       }
     }
+    await Promise.all(this.inFlight);
   }
 
-  /** Claims and sends a round of commands; resolves with how many were claimed. */
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /**
+   * Claims as many commands as there are free sending slots and starts sending them; each send that
+   * ends frees its slot and wakes the loop, so a step's next command goes out at once (a pipeline, not
+   * rounds that wait for their slowest send). Resolves with how many were claimed.
+   */
   private async dispatch(): Promise<number> {
+    const free = this.settings.concurrency - this.inFlight.size;
+    if (free <= 0) return 0;
     const token = randomUUID();
     const claimed = await this.store.sql.query<CommandRow>(this.sql.claim, [
       this.names,
       this.settings.claimTimeoutMs,
-      this.settings.concurrency,
+      free,
       token,
     ]);
-    await Promise.all(claimed.map((row) => this.send(row, token)));
+    for (const row of claimed) {
+      const sending: Promise<void> = this.send(row, token)
+        .catch((error) => this.onError({ process: row.process, instanceId: row.instance_id, error, during: 'send' }))
+        .finally(() => {
+          this.inFlight.delete(sending);
+          this.wakeup.signal();
+        });
+      this.inFlight.add(sending);
+    }
     return claimed.length;
   }
 

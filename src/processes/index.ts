@@ -10,10 +10,4 @@ export {
   type SentCommand,
   type SentCommandResult,
 } from './define.js';
-export {
-  createProcesses,
-  Processes,
-  type ProcessesOptions,
-  type ProcessInstance,
-  type ProcessStatus,
-} from './processes.js';
+export { createProcesses, Processes, type ProcessesOptions, type ProcessInstance, type ProcessStatus } from './processes.js';

@@ -162,10 +162,13 @@ export class Processes extends EventEmitter<ProcessesEvents> {
     const { store, sql } = this.attached();
     const names = [...this.definitions.keys()];
     const consumers = new Map((await this.consumers.status()).map((c) => [c.name, c]));
-    const rows = await store.sql.query<{ process: string; active: number; ended: number; commands_open: number; timeouts: number }>(
-      sql.status,
-      [names],
-    );
+    const rows = await store.sql.query<{
+      process: string;
+      active: number;
+      ended: number;
+      commands_open: number;
+      timeouts: number;
+    }>(sql.status, [names]);
     return rows.map((r) => ({
       name: r.process,
       consumer: consumers.get(consumerName(r.process)) ?? null,
@@ -229,7 +232,10 @@ export class Processes extends EventEmitter<ProcessesEvents> {
   private definition(name: string): ProcessDefinition {
     const definition = this.definitions.get(name);
     if (!definition)
-      throw new ValidationError('process', `no process named ${JSON.stringify(name)}; known: ${[...this.definitions.keys()].join(', ') || 'none'}`);
+      throw new ValidationError(
+        'process',
+        `no process named ${JSON.stringify(name)}; known: ${[...this.definitions.keys()].join(', ') || 'none'}`,
+      );
     return definition;
   }
 

@@ -36,7 +36,8 @@ export function checkReaction(
     const field = `${at}.schedule[${i}]`;
     if (typeof t !== 'object' || t === null) throw new ValidationError(field, 'must be { name, after } or { name, at }');
     const timeoutName = name(t.name, `${field}.name`);
-    if ((t.after === undefined) === (t.at === undefined)) throw new ValidationError(field, 'give exactly one of after (ms) or at (Date)');
+    if ((t.after === undefined) === (t.at === undefined))
+      throw new ValidationError(field, 'give exactly one of after (ms) or at (Date)');
     if (t.after !== undefined && (typeof t.after !== 'number' || !Number.isFinite(t.after) || t.after < 0))
       throw new ValidationError(`${field}.after`, 'must be a number of milliseconds >= 0');
     if (t.at !== undefined && (!(t.at instanceof Date) || Number.isNaN(t.at.getTime())))
@@ -61,6 +62,9 @@ function list<T>(value: readonly T[] | undefined, field: string): readonly T[] {
 
 function name(value: unknown, field: string): string {
   if (typeof value !== 'string' || !STEP_NAME.test(value))
-    throw new ValidationError(field, `${JSON.stringify(value)} is not a valid name: letters, digits, '_', '.', ':' or '-', at most 100`);
+    throw new ValidationError(
+      field,
+      `${JSON.stringify(value)} is not a valid name: letters, digits, '_', '.', ':' or '-', at most 100`,
+    );
   return value;
 }
