@@ -37,26 +37,38 @@ export function processSql(schema: string) {
   const timeouts = `${s}.process_timeouts`;
   const open = `status IN ('pending', 'dispatching')`;
   return {
-    /** Creates the instance if new; the caller then locks it with `lock`. */
-    create: `INSERT INTO ${instances} (process, instance_id, state, correlation_id) VALUES ($1, $2, $3::jsonb, $4)
-             ON CONFLICT DO NOTHING`,
-    lock: `SELECT state, ended, correlation_id, clock_timestamp() AS now FROM ${instances}
-           WHERE process = $1 AND instance_id = $2 FOR UPDATE`,
-    save: `UPDATE ${instances} SET state = $3::jsonb, ended = $4, steps = steps + 1, updated_at = clock_timestamp()
-           WHERE process = $1 AND instance_id = $2`,
-    /** $3: [{ id, step, type, data }] in order. A replayed step finds its commands there already. */
-    send: `INSERT INTO ${commands} (command_id, process, instance_id, step, command_type, data, caused_by)
-           SELECT c->>'id', $1, $2, c->>'step', c->>'type', c->'data', $4
-             FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(c, n) ORDER BY n
-           ON CONFLICT (command_id) DO NOTHING`,
-    withdraw: `UPDATE ${commands} SET status = 'withdrawn', finished_at = clock_timestamp()
-               WHERE process = $1 AND instance_id = $2 AND step = ANY($3::text[]) AND status = 'pending'`,
-    /** $3: [{ id, name, dueAt }]. */
-    schedule: `INSERT INTO ${timeouts} (timeout_id, process, instance_id, name, due_at)
-               SELECT t->>'id', $1, $2, t->>'name', (t->>'dueAt')::timestamptz FROM jsonb_array_elements($3::jsonb) AS x(t)
-               ON CONFLICT (process, instance_id, name) DO UPDATE SET timeout_id = excluded.timeout_id, due_at = excluded.due_at`,
-    cancel: `DELETE FROM ${timeouts} WHERE process = $1 AND instance_id = $2 AND name = ANY($3::text[])`,
-    cancelAll: `DELETE FROM ${timeouts} WHERE process = $1 AND instance_id = $2`,
+    /**
+     * Creates the instance if new, and locks it either way (a no-op update takes the row lock), in one
+     * round trip: $3 the initial state, $4 the correlation id of a new instance.
+     */
+    enter: `INSERT INTO ${instances} AS i (process, instance_id, state, correlation_id) VALUES ($1, $2, $3::jsonb, $4)
+            ON CONFLICT (process, instance_id) DO UPDATE SET steps = i.steps
+            RETURNING i.state, i.ended, i.correlation_id, clock_timestamp() AS now`,
+    /**
+     * Writes what a step decided, in one statement: $3 state, $4 ended, $5 steps of pending commands to
+     * withdraw, $6 commands to send [{ id, step, type, data }] in order (a replayed step finds them there
+     * already), $7 caused by, $8 timeout names to cancel (all of them when ended), $9 timeouts to
+     * (re)schedule [{ id, name, dueAt }] (never also in $8: one statement must not touch a row twice).
+     */
+    apply: `WITH saved AS (
+              UPDATE ${instances} SET state = $3::jsonb, ended = $4, steps = steps + 1, updated_at = clock_timestamp()
+               WHERE process = $1 AND instance_id = $2
+            ), withdrawn AS (
+              UPDATE ${commands} SET status = 'withdrawn', finished_at = clock_timestamp()
+               WHERE process = $1 AND instance_id = $2 AND step = ANY($5::text[]) AND status = 'pending'
+            ), sent AS (
+              INSERT INTO ${commands} (command_id, process, instance_id, step, command_type, data, caused_by)
+              SELECT c->>'id', $1, $2, c->>'step', c->>'type', c->'data', $7
+                FROM jsonb_array_elements($6::jsonb) WITH ORDINALITY AS x(c, n) ORDER BY n
+              ON CONFLICT (command_id) DO NOTHING
+            ), cancelled AS (
+              DELETE FROM ${timeouts} WHERE process = $1 AND instance_id = $2 AND ($4 OR name = ANY($8::text[]))
+            ), scheduled AS (
+              INSERT INTO ${timeouts} (timeout_id, process, instance_id, name, due_at)
+              SELECT t->>'id', $1, $2, t->>'name', (t->>'dueAt')::timestamptz FROM jsonb_array_elements($9::jsonb) AS x(t)
+              ON CONFLICT (process, instance_id, name) DO UPDATE SET timeout_id = excluded.timeout_id, due_at = excluded.due_at
+            )
+            SELECT 1`,
     /**
      * Claims the next commands to send: per instance only its oldest open one (an instance's commands
      * go one after the other), none locked by a step that is deciding about them. $1 processes, $2 claim

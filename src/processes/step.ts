@@ -30,12 +30,9 @@ export interface StepInput {
 export async function runStep(tx: SqlExecutor, sql: ProcessSql, input: StepInput): Promise<boolean> {
   const { definition, instanceId, cause } = input;
   const key = [definition.name, instanceId];
-  let row = (await tx.query<InstanceRow>(sql.lock, key))[0];
-  if (!row) {
-    const initial = definition.initialState();
-    await tx.query(sql.create, [...key, JSON.stringify(initial ?? null), input.correlationId]);
-    row = (await tx.query<InstanceRow>(sql.lock, key))[0]!;
-  }
+  const row = (
+    await tx.query<InstanceRow>(sql.enter, [...key, JSON.stringify(definition.initialState() ?? null), input.correlationId])
+  )[0]!;
   if (row.ended) return false;
   const now = new Date(row.now);
   const reaction = checkReaction(
@@ -45,26 +42,27 @@ export async function runStep(tx: SqlExecutor, sql: ProcessSql, input: StepInput
     `process ${definition.name}: react(${input.message.kind})`,
   );
   const state = 'state' in reaction ? reaction.state : row.state;
-  await tx.query(sql.save, [...key, JSON.stringify(state ?? null), reaction.end]);
-  if (reaction.withdraw.length > 0) await tx.query(sql.withdraw, [...key, reaction.withdraw]);
-  if (reaction.send.length > 0) {
-    const commands = reaction.send.map((c, i) => ({ ...c, id: commandId(definition.name, instanceId, cause, i) }));
-    await tx.query(sql.send, [...key, JSON.stringify(commands), cause]);
-  }
-  if (reaction.end) await tx.query(sql.cancelAll, key);
-  else {
-    if (reaction.cancel.length > 0) await tx.query(sql.cancel, [...key, reaction.cancel]);
-    if (reaction.schedule.length > 0) {
-      const timeouts = reaction.schedule.map((t) => ({
+  const commands = reaction.send.map((c, i) => ({ ...c, id: commandId(definition.name, instanceId, cause, i) }));
+  const timeouts = reaction.end
+    ? []
+    : reaction.schedule.map((t) => ({
         id: uuidv5(`${definition.name}\n${instanceId}\n${cause}\ntimeout:${t.name}`, PROCESS_NAMESPACE),
         name: t.name,
         dueAt: t.dueAt.toISOString(),
       }));
-      if (new Set(timeouts.map((t) => t.name)).size !== timeouts.length)
-        throw new ValidationError(`process ${definition.name}: react().schedule`, 'names a timeout twice');
-      await tx.query(sql.schedule, [...key, JSON.stringify(timeouts)]);
-    }
-  }
+  const scheduled = new Set(timeouts.map((t) => t.name));
+  if (scheduled.size !== timeouts.length)
+    throw new ValidationError(`process ${definition.name}: react().schedule`, 'names a timeout twice');
+  await tx.query(sql.apply, [
+    ...key,
+    JSON.stringify(state ?? null),
+    reaction.end,
+    reaction.withdraw,
+    JSON.stringify(commands),
+    cause,
+    reaction.cancel.filter((name) => !scheduled.has(name)), // a rescheduled timeout is moved, not dropped
+    JSON.stringify(timeouts),
+  ]);
   return true;
 }
 
