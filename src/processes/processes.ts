@@ -115,6 +115,7 @@ export class Processes extends EventEmitter<ProcessesEvents> {
   async start(store: EventStore): Promise<this> {
     if (this.dispatcher) throw new ValidationError('store', 'these processes are already started; call stop() first');
     this.attach(store);
+    if (this.definitions.size === 0) return this; // nothing to run (an application without processes)
     const dispatcher = new Dispatcher(
       store,
       this.sql!,
