@@ -4,6 +4,7 @@
  * the same definition; it sits above the write side, the query bus and the projections, and below the
  * server and the CLI that run it.
  */
+import { EventCatalog } from './core/catalog.js';
 import type { EventRegistry } from './core/event-registry.js';
 import type { ProcessDefinition } from './processes/define.js';
 import type { Processes } from './processes/processes.js';
@@ -64,4 +65,15 @@ export interface AppDefinition {
  */
 export function defineApp(definition: AppDefinition): AppDefinition {
   return definition;
+}
+
+/** The application's event catalog: its events, and who consumes each (projections, process managers). */
+export function appCatalog(app: AppDefinition): EventCatalog {
+  return new EventCatalog(app.registry, {
+    title: `${app.name}: event catalog`,
+    consumers: [
+      ...(app.projections ?? []).map((p) => ({ name: p.name, kind: 'projection', handles: p.handles })),
+      ...(app.processes ?? []).map((p) => ({ name: p.name, kind: 'process-manager', handles: [...p.routes.keys()] })),
+    ],
+  });
 }

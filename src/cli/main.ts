@@ -6,6 +6,7 @@
  * the environment is read here and in `serve.ts`, and passed down as options.
  */
 import { Command, Option } from 'commander';
+import { appCatalog } from '../app-definition.js';
 import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
 import { checkConsistency } from '../store/consistency.js';
@@ -167,9 +168,7 @@ program
   .addOption(new Option('--format <format>', 'output format').choices(['json', 'md']).default('md'))
   .action(async (options: { format: 'json' | 'md' }) => {
     const app = await loadApp(globals());
-    const { EventCatalog } = await import('../core/catalog.js');
-    const consumers = (app.projections ?? []).map((p) => ({ name: p.name, kind: 'projection', handles: p.handles }));
-    const catalog = new EventCatalog(app.registry, { title: `${app.name}: event catalog`, consumers });
+    const catalog = appCatalog(app);
     process.stdout.write(
       options.format === 'json' || globals().json ? `${JSON.stringify(catalog.toJSONSchema(), null, 2)}\n` : catalog.toMarkdown(),
     );

@@ -4,10 +4,9 @@
  * requests in flight finish, stop the daemon at a checkpoint, close the store).
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import type { AppDefinition } from '../app-definition.js';
+import { appCatalog, type AppDefinition } from '../app-definition.js';
 import { CommandBus } from '../write/command-bus.js';
 import { QueryBus } from '../queries/query-bus.js';
-import { EventCatalog } from '../core/catalog.js';
 import { createProcesses, type Processes, type ProcessesOptions } from '../processes/processes.js';
 import { createProjections, type Projections } from '../projections/projections.js';
 import type { EventStore } from '../store/event-store.js';
@@ -60,13 +59,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     const { aggregates } = app.setup({ store, commands, queries, registry: app.registry, projections, processes });
     // After setup: the processes send commands on the handlers it registered.
     await processes.start(store);
-    const catalog = new EventCatalog(app.registry, {
-      title: `${app.name}: event catalog`,
-      consumers: [
-        ...projections.catalog().map((p) => ({ name: p.name, kind: 'projection', handles: p.handles })),
-        ...[...processes.definitions.values()].map((p) => ({ name: p.name, kind: 'process-manager', handles: [...p.routes.keys()] })),
-      ],
-    });
+    const catalog = appCatalog(app);
     const tokens = options.tokens;
     const { server, context } = await buildServer({
       store,
