@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { defineCommand, AggregateRepository, QueryBus, defineQuery } from '../../src/index.js';
 import { BankAccount } from '../../examples/bank/index.js';
 import { drivers, storeFactory } from '../support/drivers.js';
+import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { checkResponse, specOf } from './contract.js';
 import { call, startServer, type FastifyInstance } from './support.js';
 
@@ -380,6 +381,18 @@ describe.each(drivers)('HTTP API (%s)', (driver) => {
     expect(() =>
       checkResponse(spec, { method: 'DELETE', path: '/events' }, { status: 200, contentType: json, text: '{}' }),
     ).toThrow(/no documented operation/);
+    // Redocly's recommended rules: no errors; the only warnings are health and metrics having no 4xx.
+    const problems = await lintFromString({
+      source: JSON.stringify(spec),
+      absoluteRef: 'openapi.json',
+      config: await createConfig({ extends: ['recommended'] }),
+    });
+    expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(problems.map((p) => `${p.ruleId} ${p.location[0]?.pointer}`).sort()).toEqual([
+      'operation-4xx-response #/paths/~1health~1live/get/responses',
+      'operation-4xx-response #/paths/~1health~1ready/get/responses',
+      'operation-4xx-response #/paths/~1metrics/get/responses',
+    ]);
     // Every operation documents its errors with the shared Error component, and has an operationId.
     for (const [path, operations] of Object.entries(spec.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
