@@ -110,7 +110,11 @@ export function toHttpError(error: unknown, requestId: string): { status: number
     };
   }
   if (error instanceof StoreClosedError)
-    return { status: 503, body: { code: error.code, message: 'the server is shutting down; retry shortly' }, retryAfterSeconds: 1 };
+    return {
+      status: 503,
+      body: { code: error.code, message: 'the server is shutting down; retry shortly' },
+      retryAfterSeconds: 1,
+    };
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0]!;
     const where = error.validationContext ?? 'request';
@@ -122,7 +126,10 @@ export function toHttpError(error: unknown, requestId: string): { status: number
   }
   const fastifyError = error as FastifyError;
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    return { status: fastifyError.statusCode, body: { code: clientErrorCode(fastifyError), message: clientErrorMessage(fastifyError) } };
+    return {
+      status: fastifyError.statusCode,
+      body: { code: clientErrorCode(fastifyError), message: clientErrorMessage(fastifyError) },
+    };
   }
   return {
     status: 500,

@@ -6,14 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Projections } from '../projections/projections.js';
 import type { ProjectionStatus } from '../projections/status.js';
 
-export type CommandOutcome =
-  | 'success'
-  | 'conflict'
-  | 'invalid'
-  | 'forbidden'
-  | 'rejected'
-  | 'idempotency_key_reused'
-  | 'error';
+export type CommandOutcome = 'success' | 'conflict' | 'invalid' | 'forbidden' | 'rejected' | 'idempotency_key_reused' | 'error';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -76,14 +69,24 @@ export class Metrics {
           }
         },
       });
-    perProjection('fabula_projection_lag_events', 'Events appended after the projection checkpoint', 'instance', (s) => s.lagEvents);
+    perProjection(
+      'fabula_projection_lag_events',
+      'Events appended after the projection checkpoint',
+      'instance',
+      (s) => s.lagEvents,
+    );
     perProjection(
       'fabula_projection_lag_seconds',
       'Age of the oldest event the projection has not applied yet',
       'instance',
       (s) => s.lagSeconds,
     );
-    perProjection('fabula_projection_parked_events', 'Events in the dead-letter table, by projection', 'projection', (s) => s.parkedEvents);
+    perProjection(
+      'fabula_projection_parked_events',
+      'Events in the dead-letter table, by projection',
+      'projection',
+      (s) => s.parkedEvents,
+    );
     projections.on('failed', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'failed' }));
     projections.on('parked', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'parked' }));
     projections.on('error', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'error' }));

@@ -88,9 +88,7 @@ export const commandResultSchema = component(
     nextExpectedVersion: z.number().int(),
     firstPosition: position.nullable(),
     lastPosition: position.nullable(),
-    events: z.array(
-      z.object({ id: z.string(), type: z.string(), streamVersion: z.number().int(), globalPosition: position }),
-    ),
+    events: z.array(z.object({ id: z.string(), type: z.string(), streamVersion: z.number().int(), globalPosition: position })),
     replayed: z.boolean().describe('True when this Idempotency-Key had been handled: this is the recorded outcome'),
   }),
 );

@@ -59,7 +59,8 @@ export function checkResponse(
     return;
   }
   const media = documented.content[mediaType];
-  if (!media) throw new Error(`contract: ${where}: content-type ${mediaType} not documented (${Object.keys(documented.content)})`);
+  if (!media)
+    throw new Error(`contract: ${where}: content-type ${mediaType} not documented (${Object.keys(documented.content)})`);
   if (mediaType === 'application/json')
     validate(where, `${template} ${request.method} ${response.status}`, media.schema, spec, response.text);
 }
@@ -80,5 +81,7 @@ function validate(where: string, key: string, schema: unknown, spec: Spec, text:
     throw new Error(`contract: ${where}: the body is not JSON: ${text.slice(0, 200)}`);
   }
   if (!validator(body))
-    throw new Error(`contract: ${where}: the body does not match the spec: ${ajv.errorsText(validator.errors)}; body ${text.slice(0, 500)}`);
+    throw new Error(
+      `contract: ${where}: the body does not match the spec: ${ajv.errorsText(validator.errors)}; body ${text.slice(0, 500)}`,
+    );
 }

@@ -60,7 +60,11 @@ export async function call(
   } catch {
     json = undefined;
   }
-  checkResponse(await specOf(url), { method, path }, { status: response.status, contentType: response.headers.get('content-type'), text });
+  checkResponse(
+    await specOf(url),
+    { method, path },
+    { status: response.status, contentType: response.headers.get('content-type'), text },
+  );
   return { status: response.status, json, text, headers: response.headers };
 }
 

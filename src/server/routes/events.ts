@@ -207,7 +207,10 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
           operationId: 'readAggregate',
           summary: "An aggregate's state now, as of a time, or at a version (temporal query)",
           params: z.object({
-            type: z.string().max(100).describe(`The aggregate type: ${Object.keys(context.aggregates).join(', ') || 'none'}`),
+            type: z
+              .string()
+              .max(100)
+              .describe(`The aggregate type: ${Object.keys(context.aggregates).join(', ') || 'none'}`),
             id: z.string().min(1).max(256),
           }),
           querystring: z.object({ asOf: isoTime.optional(), atVersion: z.coerce.number().int().min(0).optional() }),

@@ -23,7 +23,7 @@ const responses = (unknownName: boolean) => ({
     404: unknownName
       ? 'No such query (`unknown_query`; the message lists the known ones), or nothing matches (`not_found`).'
       : 'Nothing matches (`not_found`).',
-    503: "The read model has not reached `minPosition` in time (`projection_timeout`, with `projection` and Retry-After) or is stopped (`projection_failed`), or the store is unavailable (`store_unavailable`).",
+    503: 'The read model has not reached `minPosition` in time (`projection_timeout`, with `projection` and Retry-After) or is stopped (`projection_failed`), or the store is unavailable (`store_unavailable`).',
   }),
 });
 
@@ -37,8 +37,7 @@ export function queryRoutes(context: ServerContext): FastifyPluginAsync {
       return toJsonValue(result);
     };
     for (const definition of context.queries.queries()) {
-      const schema =
-        definition.schema instanceof z.ZodObject ? definition.schema.extend({ minPosition }) : definition.schema;
+      const schema = definition.schema instanceof z.ZodObject ? definition.schema.extend({ minPosition }) : definition.schema;
       app.get(
         `/queries/${definition.name}`,
         {
