@@ -311,10 +311,16 @@ describe.each(drivers)('HTTP API (%s)', (driver) => {
   });
 
   it('publishes OpenAPI, Swagger UI, the catalog, metrics and health', async () => {
-    const queries = new QueryBus().register(
-      defineQuery('ping', { schema: z.object({ n: z.coerce.number().optional() }) }),
-      async (p) => ({ pong: p.n ?? 0 }),
-    );
+    const queries = new QueryBus()
+      .register(
+        defineQuery('ping', { schema: z.object({ n: z.coerce.number().optional() }), result: z.object({ pong: z.number() }) }),
+        async (p) => ({ pong: p.n ?? 0 }),
+      )
+      .register(defineQuery('untyped', { schema: z.object({}) }), async () => ({ anything: [1, 'two'] }))
+      // A handler that breaks its own result schema: a server bug, a 500, never a wrong answer.
+      .register(defineQuery('broken', { schema: z.object({}), result: z.object({ n: z.number() }) }), async () =>
+        JSON.parse('{"n": "not a number"}'),
+      );
     const { url } = await server({ queries });
     const openapi = await call(url, 'GET', '/openapi.json');
     expect(openapi.json.openapi).toMatch(/^3\./);
@@ -328,6 +334,14 @@ describe.each(drivers)('HTTP API (%s)', (driver) => {
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain('swagger');
     expect((await call(url, 'GET', '/queries/ping?n=4')).json).toEqual({ pong: 4 });
+    expect(openapi.json.paths['/queries/ping'].get.responses['200'].content['application/json'].schema).toEqual({
+      type: 'object',
+      properties: { pong: { type: 'number' } },
+      required: ['pong'],
+      additionalProperties: false,
+    });
+    expect((await call(url, 'GET', '/queries/untyped')).json).toEqual({ anything: [1, 'two'] });
+    expect(await call(url, 'GET', '/queries/broken')).toMatchObject({ status: 500, json: { code: 'internal_error' } });
     expect((await call(url, 'GET', '/queries/ping?n=x')).status).toBe(400);
 
     const catalog = await call(url, 'GET', '/catalog');

@@ -17,8 +17,8 @@ const minPosition = z
     "Read your writes: wait (bounded) until the query's read model has passed this position, e.g. a command's `lastPosition`; 503 `projection_timeout` with Retry-After when it has not",
   );
 
-const responses = (unknownName: boolean) => ({
-  200: json(queryResultSchema, "The query's result"),
+const responses = (unknownName: boolean, result: z.ZodType = queryResultSchema) => ({
+  200: json(result, "The query's result"),
   ...errors([400, 403, 404, ...commonErrors], {
     404: unknownName
       ? 'No such query (`unknown_query`; the message lists the known ones), or nothing matches (`not_found`).'
@@ -47,7 +47,7 @@ export function queryRoutes(context: ServerContext): FastifyPluginAsync {
             summary: definition.name,
             description: definition.description,
             querystring: schema,
-            response: responses(false),
+            response: responses(false, definition.result),
           },
           validatorCompiler: documentedOnly,
         },
