@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineCommand, AggregateRepository, QueryBus, defineQuery } from '../../src/index.js';
@@ -289,6 +291,25 @@ describe.each(drivers)('HTTP API (%s)', (driver) => {
     expect(received.map((r) => r.amount)).toEqual([1, 2, 3, 4, 5]);
     expect(received.map((r) => Number(r.id))).toEqual([2, 3, 4, 5, 6]);
     expect(received.every((r) => r.type === 'MoneyDeposited')).toBe(true);
+
+    // A standard EventSource (Node's, behind a flag) gets every event in onmessage, with its position as id.
+    const script = `
+      const source = new EventSource(process.env.STREAM_URL);
+      const got = [];
+      source.onmessage = (m) => {
+        got.push({ id: m.lastEventId, type: JSON.parse(m.data).type });
+        if (got.length === 3) { source.close(); console.log(JSON.stringify(got)); }
+      };
+      source.onerror = () => { console.error('EventSource error'); process.exit(1); };`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--experimental-eventsource', '-e', script], {
+      env: { ...process.env, STREAM_URL: `${url}/events/stream?after=2` },
+      timeout: 20_000,
+    });
+    expect(JSON.parse(stdout)).toEqual([
+      { id: '3', type: 'MoneyDeposited' },
+      { id: '4', type: 'MoneyDeposited' },
+      { id: '5', type: 'MoneyDeposited' },
+    ]);
   });
 
   it('limits live streams: one over the limit gets 503, and a closed one frees its place', async () => {
