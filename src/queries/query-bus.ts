@@ -6,23 +6,24 @@ import type { z } from 'zod';
 import { UnknownMessageError, ValidationError } from '../core/errors.js';
 import { zodIssueToValidationError } from '../core/zod-errors.js';
 
-export interface QueryDefinition<Name extends string = string, Params = unknown, Result = unknown> {
+export interface QueryDefinition<Name extends string = string, Params = unknown> {
   readonly name: Name;
   readonly schema: z.ZodType<Params>;
   readonly description?: string;
   /** The projection whose read model answers it: read-your-writes waits for this one. */
   readonly projection?: string;
   /**
-   * The JSON the query answers (a plain shape, no transforms): the HTTP API documents it in OpenAPI, so
-   * generated clients are typed, and checks each answer against it. Without it the answer is untyped.
+   * The JSON the query answers over HTTP (dates as ISO strings, bigints as decimal strings; a plain shape,
+   * no transforms): the HTTP API documents it in OpenAPI, so generated clients are typed, and checks each
+   * answer against it. Without it the answer is untyped.
    */
-  readonly result?: z.ZodType<Result>;
+  readonly result?: z.ZodType;
 }
 
-export function defineQuery<Name extends string, Params, Result = unknown>(
+export function defineQuery<Name extends string, Params>(
   name: Name,
-  options: { schema: z.ZodType<Params>; description?: string; projection?: string; result?: z.ZodType<Result> },
-): QueryDefinition<Name, Params, Result> {
+  options: { schema: z.ZodType<Params>; description?: string; projection?: string; result?: z.ZodType },
+): QueryDefinition<Name, Params> {
   return {
     name,
     schema: options.schema,
@@ -43,7 +44,7 @@ export class QueryBus {
   private readonly handlers = new Map<string, { definition: QueryDefinition; handler: Handler }>();
 
   register<Name extends string, Params, Result>(
-    definition: QueryDefinition<Name, Params, Result>,
+    definition: QueryDefinition<Name, Params>,
     handler: (params: Params, context: QueryContext) => Promise<Result>,
   ): this {
     if (this.handlers.has(definition.name)) throw new ValidationError('name', `query ${definition.name} already has a handler`);
