@@ -21,6 +21,33 @@ import {
 const registry = registerTransferEvents(registerOrderEvents(registerBankEvents(new EventRegistry())));
 const page = z.coerce.number().int().min(1).max(1000).optional();
 
+// What the queries answer, as JSON: the HTTP API documents it, so a generated client is typed.
+const accountBalance = z.object({
+  accountId: z.string(),
+  owner: z.string(),
+  currency: z.string(),
+  balance: z.number().describe('Minor units (cents); negative within the overdraft limit'),
+  overdraftLimit: z.number(),
+  status: z.enum(['open', 'frozen', 'closed']),
+  version: z.number().int(),
+  updatedAt: z.string(),
+});
+const orderForDisplay = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  totalCents: z.number(),
+  itemCount: z.number().int(),
+  items: z.array(z.object({ sku: z.string(), quantity: z.number(), priceCents: z.number() })),
+  status: z.enum(['placed', 'shipped', 'cancelled']),
+  placedAt: z.string(),
+  shippedAt: z.string().nullable(),
+  cancelledAt: z.string().nullable(),
+  carrier: z.string().nullable(),
+  trackingNumber: z.string().nullable(),
+  cancelReason: z.string().nullable(),
+  version: z.number().int(),
+});
+
 export const AccountBalancesQuery = defineQuery('account-balances', {
   projection: 'account-balances',
   description: 'One account by accountId; or the accounts of an owner; or all accounts, a page at a time (after, limit).',
@@ -30,6 +57,7 @@ export const AccountBalancesQuery = defineQuery('account-balances', {
     after: z.string().max(100).optional(),
     limit: page,
   }),
+  result: z.union([accountBalance, z.object({ items: z.array(accountBalance), next: z.string().nullable() })]),
 });
 
 export const OrdersForDisplayQuery = defineQuery('orders-for-display', {
@@ -40,6 +68,7 @@ export const OrdersForDisplayQuery = defineQuery('orders-for-display', {
     .refine((q) => (q.orderId === undefined) !== (q.customerId === undefined), {
       message: 'give exactly one of orderId or customerId',
     }),
+  result: z.union([orderForDisplay, z.object({ items: z.array(orderForDisplay) })]),
 });
 
 export const TransfersQuery = defineQuery('transfers', {

@@ -12,13 +12,25 @@ export interface QueryDefinition<Name extends string = string, Params = unknown>
   readonly description?: string;
   /** The projection whose read model answers it: read-your-writes waits for this one. */
   readonly projection?: string;
+  /**
+   * The JSON the query answers over HTTP (dates as ISO strings, bigints as decimal strings; a plain shape,
+   * no transforms): the HTTP API documents it in OpenAPI, so generated clients are typed, and checks each
+   * answer against it. Without it the answer is untyped.
+   */
+  readonly result?: z.ZodType;
 }
 
 export function defineQuery<Name extends string, Params>(
   name: Name,
-  options: { schema: z.ZodType<Params>; description?: string; projection?: string },
+  options: { schema: z.ZodType<Params>; description?: string; projection?: string; result?: z.ZodType },
 ): QueryDefinition<Name, Params> {
-  return { name, schema: options.schema, description: options.description, projection: options.projection };
+  return {
+    name,
+    schema: options.schema,
+    description: options.description,
+    projection: options.projection,
+    ...(options.result ? { result: options.result } : {}),
+  };
 }
 
 export interface QueryContext {

@@ -8,7 +8,6 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import {
   ConcurrencyError,
   DomainError,
-  FabulaError,
   ForbiddenError,
   IdempotencyError,
   NotFoundError,
@@ -27,7 +26,28 @@ export interface ErrorBody {
   [detail: string]: unknown;
 }
 
+/** An answer only HTTP has (authentication, a route's own not-found): status, code, message, details. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
 export function toHttpError(error: unknown, requestId: string): { status: number; body: ErrorBody; retryAfterSeconds?: number } {
+  if (error instanceof HttpError) {
+    return {
+      status: error.status,
+      body: { code: error.code, message: error.message, ...error.details },
+      ...(error.retryAfterSeconds ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
+    };
+  }
   if (error instanceof ValidationError)
     return { status: 400, body: { code: error.code, message: error.message, field: error.field } };
   if (error instanceof ConcurrencyError) {
@@ -42,8 +62,16 @@ export function toHttpError(error: unknown, requestId: string): { status: number
       },
     };
   }
-  if (error instanceof IdempotencyError)
-    return { status: 409, body: { code: error.code, message: error.message, eventId: error.eventId } };
+  // Over HTTP, event ids derive from the Idempotency-Key: a collision is that key reused for another command.
+  if (error instanceof IdempotencyError) {
+    return {
+      status: 422,
+      body: {
+        code: 'idempotency_key_reused',
+        message: `${error.message}. A retry must send the same command and body with the same Idempotency-Key; a new command needs a new key`,
+      },
+    };
+  }
   if (error instanceof ForbiddenError) return { status: 403, body: { code: error.code, message: error.message } };
   if (error instanceof UnknownMessageError || error instanceof NotFoundError || error instanceof ProjectionNotFoundError)
     return { status: 404, body: { code: error.code, message: error.message } };
@@ -51,8 +79,28 @@ export function toHttpError(error: unknown, requestId: string): { status: number
     return { status: 410, body: { code: error.code, message: error.message, streamId: error.streamId } };
   if (error instanceof DomainError) return { status: 422, body: { code: error.code, message: error.message } };
   // The read model is behind (or stopped): the write happened; the caller may retry the read.
-  if (error instanceof ProjectionTimeoutError || error instanceof ProjectionFailedError) {
-    return { status: 503, body: { code: error.code, message: error.message }, retryAfterSeconds: 1 };
+  if (error instanceof ProjectionTimeoutError) {
+    return {
+      status: 503,
+      body: {
+        code: error.code,
+        message: `the read model of projection "${error.projection}" has not reached position ${error.position} yet (it is at ${error.checkpoint}); the write happened: retry the read after the Retry-After delay (GET /projections shows its lag)`,
+        projection: error.projection,
+        position: error.position.toString(),
+        checkpoint: error.checkpoint.toString(),
+      },
+      retryAfterSeconds: 1,
+    };
+  }
+  if (error instanceof ProjectionFailedError) {
+    return {
+      status: 503,
+      body: {
+        code: error.code,
+        message: `the read model of projection "${error.projection}" is stopped (failed): ${error.message}. The write happened; the read will answer once an operator fixes and resumes it (POST /projections/${error.projection}/resume)`,
+        projection: error.projection,
+      },
+    };
   }
   if (isDatabaseUnavailable(error)) {
     return {
@@ -62,10 +110,11 @@ export function toHttpError(error: unknown, requestId: string): { status: number
     };
   }
   if (error instanceof StoreClosedError)
-    return { status: 503, body: { code: error.code, message: 'the server is shutting down; retry shortly' } };
-  if (error instanceof FabulaError && (error as { status?: number }).status) {
-    return { status: (error as unknown as { status: number }).status, body: { code: error.code, message: error.message } };
-  }
+    return {
+      status: 503,
+      body: { code: error.code, message: 'the server is shutting down; retry shortly' },
+      retryAfterSeconds: 1,
+    };
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0]!;
     const where = error.validationContext ?? 'request';
@@ -77,7 +126,10 @@ export function toHttpError(error: unknown, requestId: string): { status: number
   }
   const fastifyError = error as FastifyError;
   if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    return { status: fastifyError.statusCode, body: { code: clientErrorCode(fastifyError), message: fastifyError.message } };
+    return {
+      status: fastifyError.statusCode,
+      body: { code: clientErrorCode(fastifyError), message: clientErrorMessage(fastifyError) },
+    };
   }
   return {
     status: 500,
@@ -97,6 +149,17 @@ function isDatabaseUnavailable(error: unknown): boolean {
     typeof e?.message === 'string' &&
     /Connection terminated|connection timeout|Client has encountered a connection error/i.test(e.message)
   );
+}
+
+function clientErrorMessage(error: FastifyError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return `${error.message}: send the body as JSON, with the header content-type: application/json`;
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `${error.message}: send a smaller body`;
+    default:
+      return error.message;
+  }
 }
 
 function clientErrorCode(error: FastifyError): string {

@@ -8,10 +8,11 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { defaultServerLimits, type ServerContext, type ServerParts } from './context.js';
 import { errorHandler } from './http-errors.js';
 import { Metrics } from './metrics.js';
+import { openapiOptions } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { commandRoutes } from './routes/commands.js';
 import { eventRoutes } from './routes/events.js';
@@ -54,17 +55,7 @@ export async function buildServer(parts: ServerParts): Promise<{ server: Fastify
     reply.header('x-request-id', request.id);
   });
 
-  await server.register(fastifySwagger, {
-    openapi: {
-      info: {
-        title: parts.title ?? 'Fabula',
-        version: '1',
-        description:
-          'Event-sourced service. Commands change state (POST /commands/{type}); queries read read models; the event log is readable and tailable. Positions and versions are decimal strings where they may exceed 2^53.',
-      },
-    },
-    transform: jsonSchemaTransform,
-  });
+  await server.register(fastifySwagger, openapiOptions(parts.title ?? 'Fabula'));
   await server.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
   await server.register(healthRoutes(context));

@@ -4,8 +4,9 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Projections } from '../projections/projections.js';
+import type { ProjectionStatus } from '../projections/status.js';
 
-export type CommandOutcome = 'success' | 'conflict' | 'invalid' | 'forbidden' | 'rejected' | 'error';
+export type CommandOutcome = 'success' | 'conflict' | 'invalid' | 'forbidden' | 'rejected' | 'idempotency_key_reused' | 'error';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -18,7 +19,7 @@ export class Metrics {
   });
   readonly commands = new Counter({
     name: 'fabula_commands_total',
-    help: 'Commands handled, by type and outcome (success, conflict, invalid, forbidden, rejected by a business rule, error)',
+    help: 'Commands handled, by type and outcome (success, conflict, invalid, forbidden, rejected by a business rule, idempotency_key_reused, error)',
     labelNames: ['command_type', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -37,42 +38,55 @@ export class Metrics {
   });
 
   constructor(options: { projections?: Projections; defaultMetrics?: boolean } = {}) {
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'fabula_process_' });
+    // prom-client names its defaults `process_...` and `nodejs_...`: the prefix makes them `fabula_process_...`.
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'fabula_' });
     const projections = options.projections;
     if (!projections) return;
-    // Read once per scrape, for all three gauges: the first one registered collects, the others follow.
-    const lagSeconds = new Gauge({
-      name: 'fabula_projection_lag_seconds',
-      help: 'Age of the oldest event the projection has not applied yet',
-      labelNames: ['projection', 'version', 'phase'] as const,
-      registers: [],
-    });
-    const parked = new Gauge({
-      name: 'fabula_projection_parked_events',
-      help: 'Events in the dead-letter table, by projection',
-      labelNames: ['projection'] as const,
-      registers: [],
-    });
-    new Gauge({
-      name: 'fabula_projection_lag_events',
-      help: 'Events appended after the projection checkpoint',
-      labelNames: ['projection', 'version', 'phase'] as const,
-      registers: [this.registry],
-      async collect() {
-        const statuses = await projections.status();
-        this.reset();
-        lagSeconds.reset();
-        parked.reset();
-        for (const s of statuses) {
-          const labels = { projection: s.name, version: String(s.version), phase: s.phase };
-          this.set(labels, s.lagEvents);
-          lagSeconds.set(labels, s.lagSeconds);
-          parked.inc({ projection: s.name }, s.parkedEvents);
-        }
-      },
-    });
-    this.registry.registerMetric(lagSeconds);
-    this.registry.registerMetric(parked);
+    // Each gauge collects for itself (a scrape may ask for any one of them); one status read serves all
+    // the gauges of a scrape, which prom-client collects concurrently.
+    let reading: Promise<ProjectionStatus[]> | null = null;
+    const statuses = () =>
+      (reading ??= projections.status().finally(() => {
+        reading = null;
+      }));
+    const perProjection = (
+      name: string,
+      help: string,
+      labels: 'instance' | 'projection',
+      value: (s: ProjectionStatus) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: labels === 'instance' ? (['projection', 'version', 'phase'] as const) : (['projection'] as const),
+        registers: [this.registry],
+        async collect() {
+          const all = await statuses();
+          this.reset();
+          for (const s of all) {
+            if (labels === 'instance') this.set({ projection: s.name, version: String(s.version), phase: s.phase }, value(s));
+            else this.inc({ projection: s.name }, value(s));
+          }
+        },
+      });
+    perProjection(
+      'fabula_projection_lag_events',
+      'Events appended after the projection checkpoint',
+      'instance',
+      (s) => s.lagEvents,
+    );
+    perProjection(
+      'fabula_projection_lag_seconds',
+      'Age of the oldest event the projection has not applied yet',
+      'instance',
+      (s) => s.lagSeconds,
+    );
+    perProjection(
+      'fabula_projection_parked_events',
+      'Events in the dead-letter table, by projection',
+      'projection',
+      (s) => s.parkedEvents,
+    );
     projections.on('failed', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'failed' }));
     projections.on('parked', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'parked' }));
     projections.on('error', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'error' }));

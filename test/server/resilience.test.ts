@@ -12,6 +12,7 @@ import referenceApp from '../../examples/reference-app.js';
 import { fabulaBin } from '../support/cli.js';
 import { drivers } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
+import { checkResponse, specOf } from './contract.js';
 
 const location = storeLocations('svc');
 /** The reference app as the tests' global setup compiled it, for the compiled `fabula` binary. */
@@ -151,6 +152,8 @@ describe.each(drivers)('the service under failure (%s)', (driver) => {
     const where = location(driver);
     const service = await startService({ app: referenceApp, port: 0, ...where });
     try {
+      // Every answer, however malformed the request, is one the OpenAPI document describes.
+      const spec = await specOf(service.url);
       const paths = [
         '/commands/OpenAccount',
         '/commands/DepositMoney',
@@ -190,6 +193,11 @@ describe.each(drivers)('the service under failure (%s)', (driver) => {
             statuses.push(response.status);
             expect(response.status, `${p} ${text}`).toBeLessThan(500);
             expect(text).not.toMatch(/\n\s+at /);
+            checkResponse(
+              spec,
+              { method: 'POST', path: p },
+              { status: response.status, contentType: response.headers.get('content-type'), text },
+            );
           },
         ),
         { numRuns: 1500 },
@@ -205,6 +213,12 @@ describe.each(drivers)('the service under failure (%s)', (driver) => {
         fc.asyncProperty(queries, async ([p, params]) => {
           const response = await fetch(`${service.url}${p}?${new URLSearchParams(params)}`);
           expect(response.status, `${p}?${new URLSearchParams(params)}`).toBeLessThan(500);
+          const text = await response.text();
+          checkResponse(
+            spec,
+            { method: 'GET', path: p },
+            { status: response.status, contentType: response.headers.get('content-type'), text },
+          );
         }),
         { numRuns: 500 },
       );

@@ -1,5 +1,6 @@
 /** The reference service end to end: read models over HTTP, read-your-writes, projection admin. */
 import { afterAll, describe, expect, it } from 'vitest';
+import { defineApp, defineProjection } from '../../src/index.js';
 import { startService, type Service } from '../../src/server/service.js';
 import referenceApp from '../../examples/reference-app.js';
 import { drivers, type DriverName } from '../support/drivers.js';
@@ -12,9 +13,9 @@ afterAll(async () => {
   for (const service of services) await service.close();
 });
 
-async function start(driver: DriverName): Promise<Service> {
+async function start(driver: DriverName, app = referenceApp): Promise<Service> {
   const service = await startService({
-    app: referenceApp,
+    app,
     port: 0,
     ...location(driver),
     projectionOptions: { pollIntervalMs: 100, leaseTtlMs: 2000, retiredDropDelayMs: 0 },
@@ -82,7 +83,13 @@ describe.each(drivers)('reference service (%s)', (driver) => {
     });
     const waited = await call(url, 'GET', `/queries/orders-for-display?orderId=late&minPosition=${last.json.lastPosition}`);
     expect(waited.status).toBe(503); // bounded wait: the projection is paused
-    expect(waited.json.code).toBe('projection_timeout');
+    expect(waited.json).toMatchObject({
+      code: 'projection_timeout',
+      projection: 'orders-for-display',
+      position: String(last.json.lastPosition),
+    });
+    expect(waited.json.message).toMatch(/projection "orders-for-display" has not reached position \d+ yet .*retry/);
+    expect(waited.json.message).not.toContain('projectionStatus');
     expect(waited.headers.get('retry-after')).toBe('1');
     const metrics = await call(url, 'GET', '/metrics');
     expect(metrics.text).toMatch(
@@ -108,5 +115,39 @@ describe.each(drivers)('reference service (%s)', (driver) => {
       retried: 0,
     });
     expect((await call(url, 'POST', '/projections/nope/pause')).status).toBe(404);
+  });
+
+  it('reports projection gauges from the first scrape, and is not ready while a projection is failed', async () => {
+    // A read model that cannot apply a deposit of 13, and stops there (policy `stop`, one attempt).
+    const fragile = defineProjection({
+      name: 'fragile',
+      version: 1,
+      handles: ['MoneyDeposited'],
+      retry: { attempts: 1 },
+      apply: async (event) => {
+        if ((event.data as { amount: number }).amount === 13) throw new Error('13 is unlucky');
+      },
+    });
+    const app = defineApp({ ...referenceApp, projections: [...referenceApp.projections!, fragile] });
+    const { url } = await start(driver, app);
+    const first = (await call(url, 'GET', '/metrics')).text;
+    for (const name of ['account-balances', 'orders-for-display', 'fragile']) {
+      expect(first).toMatch(new RegExp(`fabula_projection_lag_events\\{projection="${name}",version="1",phase="active"\\} \\d`));
+      expect(first).toMatch(new RegExp(`fabula_projection_lag_seconds\\{projection="${name}",version="1",phase="active"\\} \\d`));
+      expect(first).toMatch(new RegExp(`fabula_projection_parked_events\\{projection="${name}"\\} 0`));
+    }
+    expect((await call(url, 'GET', '/health/ready')).status).toBe(200);
+
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'f1', owner: 'Fay', currency: 'EUR' });
+    await call(url, 'POST', '/commands/DepositMoney', { accountId: 'f1', amount: 13 });
+    const deadline = Date.now() + 20_000;
+    let ready = await call(url, 'GET', '/health/ready');
+    while (ready.status === 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      ready = await call(url, 'GET', '/health/ready');
+    }
+    expect(ready).toMatchObject({ status: 503, json: { status: 'projection_failed', failedProjections: ['fragile'] } });
+    expect(ready.json.message).toContain('"fragile"');
+    expect(ready.json.message).toContain('/resume');
   });
 });

@@ -3,6 +3,7 @@ import { CommandBus, EventCatalog, EventRegistry, QueryBus, type EventStore } fr
 import { buildServer, type ServerParts } from '../../src/server/http-server.js';
 import { registerBank, registerBankEvents } from '../../examples/bank/index.js';
 import { registerOrderEvents, registerOrders } from '../../examples/orders/index.js';
+import { checkResponse, specOf } from './contract.js';
 
 /** A server with the bank and orders domains on `store`, listening on a free port. */
 export async function startServer(
@@ -29,7 +30,24 @@ export async function startServer(
   return { server, url: address, registry, commands };
 }
 
-export async function call(url: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+export interface Answer {
+  status: number;
+  json: any;
+  text: string;
+  headers: Headers;
+}
+
+/**
+ * One request; the answer is checked against the OpenAPI document the server serves (`contract.ts`),
+ * so every test through `call` also proves the spec documents what the server sends.
+ */
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const response = await fetch(`${url}${path}`, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -42,6 +60,11 @@ export async function call(url: string, method: string, path: string, body?: unk
   } catch {
     json = undefined;
   }
+  checkResponse(
+    await specOf(url),
+    { method, path },
+    { status: response.status, contentType: response.headers.get('content-type'), text },
+  );
   return { status: response.status, json, text, headers: response.headers };
 }
 

@@ -2,32 +2,71 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { FabulaError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
+import { HttpError } from '../http-errors.js';
 import { toJsonValue } from '../json.js';
+import { bodyErrors, commonErrors, errors, json, projectionStatusSchema } from '../schemas.js';
 import { callerOf } from './caller.js';
+
+const projectionErrors = {
+  400: 'The projection name is invalid (`validation_failed`), or the request body is not acceptable.',
+  404: 'No such projection (`projection_not_found`), or this server runs no projections (`not_found`).',
+};
 
 export function adminRoutes(context: ServerContext): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     const projections = () => {
-      if (!context.projections)
-        throw Object.assign(new FabulaError('not_found', 'this server runs no projections'), { status: 404 });
+      if (!context.projections) throw new HttpError(404, 'not_found', 'this server runs no projections');
       return context.projections;
     };
-    const name = z.object({ name: z.string().min(1).max(100) });
+    const params = z.object({ name: z.string().min(1).max(100).describe('The projection name') });
+    const action = <S extends 200 | 202, R extends z.ZodType>(
+      operationId: string,
+      summary: string,
+      status: S,
+      reply: R,
+      description: string,
+    ) => ({
+      schema: {
+        tags: ['projections'],
+        operationId,
+        summary,
+        params,
+        response: {
+          ...({ [status]: json(reply, description) } as Record<S, ReturnType<typeof json<R>>>),
+          ...errors([...bodyErrors, 404, ...commonErrors], projectionErrors),
+        },
+      },
+    });
 
     app.get(
       '/projections',
-      { schema: { tags: ['projections'], summary: 'Status and lag of every projection' } },
+      {
+        schema: {
+          tags: ['projections'],
+          operationId: 'listProjections',
+          summary: 'Status and lag of every projection',
+          response: {
+            200: json(z.object({ projections: z.array(projectionStatusSchema) }), 'Every projection instance'),
+            ...errors([404, ...commonErrors], { 404: 'This server runs no projections (`not_found`).' }),
+          },
+        },
+      },
       async (request) => {
         await callerOf(context, request);
-        return { projections: toJsonValue(await projections().status()) };
+        return { projections: toJsonValue(await projections().status()) as z.output<typeof projectionStatusSchema>[] };
       },
     );
     app.post(
       '/projections/:name/rebuild',
-      { schema: { tags: ['projections'], summary: 'Rebuild beside the serving version (blue/green)', params: name } },
+      action(
+        'rebuildProjection',
+        'Rebuild beside the serving version (blue/green)',
+        202,
+        z.object({ projection: z.string(), version: z.number().int(), build: z.number().int() }),
+        'Accepted: the build runs in the projection daemon; follow it in GET /projections',
+      ),
       async (request, reply) => {
         await callerOf(context, request);
         const started = await projections().rebuild(request.params.name);
@@ -36,28 +75,43 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
     );
     app.post(
       '/projections/:name/pause',
-      { schema: { tags: ['projections'], summary: 'Stop applying events until resumed', params: name } },
+      action(
+        'pauseProjection',
+        'Stop applying events until resumed',
+        200,
+        z.object({ projection: z.string(), status: z.literal('paused') }),
+        'Paused',
+      ),
       async (request) => {
         await callerOf(context, request);
-        const p = projections() as unknown as { pause?: (name: string) => Promise<unknown> };
-        if (!p.pause)
-          throw Object.assign(new FabulaError('not_supported', 'pausing is not supported by this version'), { status: 501 });
-        await p.pause(request.params.name);
-        return { projection: request.params.name, status: 'paused' };
+        await projections().pause(request.params.name);
+        return { projection: request.params.name, status: 'paused' as const };
       },
     );
     app.post(
       '/projections/:name/resume',
-      { schema: { tags: ['projections'], summary: 'Resume a paused or failed projection', params: name } },
+      action(
+        'resumeProjection',
+        'Resume a paused or failed projection',
+        200,
+        z.object({ projection: z.string(), status: z.literal('resumed') }),
+        'Resumed',
+      ),
       async (request) => {
         await callerOf(context, request);
         await projections().resume(request.params.name);
-        return { projection: request.params.name, status: 'resumed' };
+        return { projection: request.params.name, status: 'resumed' as const };
       },
     );
     app.post(
       '/projections/:name/retry-parked',
-      { schema: { tags: ['projections'], summary: 'Retry the parked (dead-letter) events', params: name } },
+      action(
+        'retryParkedEvents',
+        'Retry the parked (dead-letter) events',
+        200,
+        z.object({ projection: z.string(), retried: z.number().int().describe('How many parked events will be retried') }),
+        'The retry is requested',
+      ),
       async (request) => {
         await callerOf(context, request);
         const retried = await projections().retryParked(request.params.name);
@@ -70,13 +124,25 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
       {
         schema: {
           tags: ['catalog'],
+          operationId: 'getCatalog',
           summary: 'The event catalog: JSON Schema (default) or Markdown',
+          security: [],
           querystring: z.object({ format: z.enum(['json', 'md']).optional() }),
+          response: {
+            200: {
+              description: 'Every event type with its schema: JSON Schema (`$defs` by type), or Markdown with `format=md`',
+              content: {
+                'application/json': { schema: z.record(z.string(), z.unknown()) },
+                'text/markdown': { schema: z.string() },
+              },
+            },
+            ...errors([400, 500]),
+          },
         },
       },
       async (request, reply) => {
         if (request.query.format === 'md') return reply.type('text/markdown; charset=utf-8').send(context.catalog.toMarkdown());
-        return context.catalog.toJSONSchema();
+        return context.catalog.toJSONSchema() as Record<string, unknown>;
       },
     );
   };

@@ -1,14 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import type { Caller, ServerContext } from '../context.js';
+import { HttpError } from '../http-errors.js';
 
 /** The caller of a request, or a 401 error when authentication refuses it. */
 export async function callerOf(context: ServerContext, request: FastifyRequest): Promise<Caller> {
   const caller = await context.authenticate(request.headers);
-  if (!caller)
-    throw Object.assign(new Error('authentication required: send valid credentials'), {
-      statusCode: 401,
-      code: 'unauthenticated',
-    });
+  if (!caller) throw new HttpError(401, 'unauthenticated', 'authentication required: send Authorization: Bearer <token>');
   return caller;
 }
 

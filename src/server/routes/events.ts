@@ -6,9 +6,11 @@ import { once } from 'node:events';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { UnknownMessageError, ValidationError } from '../../core/errors.js';
+import { ValidationError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
+import { HttpError } from '../http-errors.js';
 import { eventJson, streamJson, toJsonValue } from '../json.js';
+import { aggregateStateSchema, commonErrors, errors, eventSchema, json, streamSchema, text } from '../schemas.js';
 import { callerOf } from './caller.js';
 
 const position = z.string().regex(/^\d{1,19}$/, 'must be a global position (digits)');
@@ -21,6 +23,8 @@ const typeList = z
       .map((t) => t.trim())
       .filter(Boolean),
   );
+const page = (what: string) =>
+  z.string().nullable().describe(`Pass as \`after\` for the next page; null when this page was the last of the ${what}`);
 const isoTime = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 export function eventRoutes(context: ServerContext): FastifyPluginAsync {
@@ -34,6 +38,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
       {
         schema: {
           tags: ['events'],
+          operationId: 'listStreams',
           summary: 'Streams, by id, a page at a time',
           querystring: z.object({
             type: z.string().max(256).optional(),
@@ -41,6 +46,10 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
             limit,
             includeDeleted: z.enum(['true', 'false']).optional(),
           }),
+          response: {
+            200: json(z.object({ streams: z.array(streamSchema), next: page('streams') }), 'A page of streams'),
+            ...errors([400, ...commonErrors]),
+          },
         },
       },
       async (request) => {
@@ -56,6 +65,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
       {
         schema: {
           tags: ['events'],
+          operationId: 'readStream',
           summary: "A stream's events; with asOf, as the stream was at that time",
           params: z.object({ id: z.string().min(1).max(1024) }),
           querystring: z.object({
@@ -64,6 +74,10 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
             limit,
             direction: z.enum(['forwards', 'backwards']).optional(),
           }),
+          response: {
+            200: json(z.object({ stream: streamSchema, events: z.array(eventSchema) }), 'The stream and its events'),
+            ...errors([400, 404, ...commonErrors], { 404: 'No such stream (`stream_not_found`).' }),
+          },
         },
       },
       async (request, reply) => {
@@ -82,6 +96,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
       {
         schema: {
           tags: ['events'],
+          operationId: 'readEvents',
           summary: 'All events in global order after a position, a page at a time',
           querystring: z.object({
             after: position.optional(),
@@ -89,6 +104,16 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
             streamTypes: typeList.optional(),
             limit,
           }),
+          response: {
+            200: json(
+              z.object({
+                events: z.array(eventSchema),
+                next: z.string().describe('Pass as `after` for the next page (the last position read, or `after` when none)'),
+              }),
+              'A page of events in global order',
+            ),
+            ...errors([400, ...commonErrors]),
+          },
         },
       },
       async (request) => {
@@ -108,13 +133,26 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
       {
         schema: {
           tags: ['events'],
-          summary: 'Live tail of the global order as Server-Sent Events (id = position; resumes from Last-Event-ID)',
+          operationId: 'tailEvents',
+          summary: 'Live tail of the global order as Server-Sent Events',
+          description: [
+            'A `text/event-stream` of every event after `after` (or after the `Last-Event-ID` header), then each new one as it is appended.',
+            'Each event is one default `message` (a browser `EventSource` gets it in `onmessage`): `id` is its global position, `data` is the event as JSON (the `Event` schema, with its `type` inside).',
+            'A reconnecting `EventSource` sends the last id as `Last-Event-ID` and resumes after it. Lines starting with `:` are keep-alives.',
+          ].join(' '),
           querystring: z.object({ after: position.optional(), types: typeList.optional(), streamTypes: typeList.optional() }),
+          response: {
+            200: text('text/event-stream', 'Server-Sent Events: `id: <position>` and `data: <Event as JSON>` per event'),
+            ...errors([400, ...commonErrors], {
+              503: 'Too many live streams are open (`too_many_streams`), or the store is unavailable: retry later.',
+            }),
+          },
         },
       },
       async (request, reply) => {
         await callerOf(context, request);
         if (openStreams >= limits.maxSseConnections) {
+          reply.header('retry-after', '5');
           return reply
             .status(503)
             .send({ code: 'too_many_streams', message: `at most ${limits.maxSseConnections} live streams at once; retry later` });
@@ -147,9 +185,8 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
             streamTypes,
             signal,
           })) {
-            const ok = res.write(
-              `id: ${event.globalPosition}\nevent: ${event.type}\ndata: ${JSON.stringify(eventJson(event))}\n\n`,
-            );
+            // No `event:` field: a named event never reaches an EventSource's onmessage; the type is in data.
+            const ok = res.write(`id: ${event.globalPosition}\ndata: ${JSON.stringify(eventJson(event))}\n\n`);
             if (!ok) await once(res, 'drain', { signal }).catch(() => {});
           }
         } catch (error) {
@@ -167,16 +204,37 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
       {
         schema: {
           tags: ['events'],
+          operationId: 'readAggregate',
           summary: "An aggregate's state now, as of a time, or at a version (temporal query)",
-          params: z.object({ type: z.string().max(100), id: z.string().min(1).max(256) }),
+          params: z.object({
+            type: z
+              .string()
+              .max(100)
+              .describe(`The aggregate type: ${Object.keys(context.aggregates).join(', ') || 'none'}`),
+            id: z.string().min(1).max(256),
+          }),
           querystring: z.object({ asOf: isoTime.optional(), atVersion: z.coerce.number().int().min(0).optional() }),
+          response: {
+            200: json(aggregateStateSchema, "The aggregate's state"),
+            ...errors([400, 404, ...commonErrors], {
+              404: 'No such aggregate type (`unknown_aggregate_type`, with the `known` ones), or no such aggregate then (`aggregate_not_found`).',
+            }),
+          },
         },
       },
       async (request, reply) => {
         await callerOf(context, request);
         const { type, id } = request.params;
         const reader = Object.hasOwn(context.aggregates, type) ? context.aggregates[type] : undefined;
-        if (!reader) throw new UnknownMessageError('query', `aggregate type ${type}`, Object.keys(context.aggregates));
+        if (!reader) {
+          const known = Object.keys(context.aggregates);
+          throw new HttpError(
+            404,
+            'unknown_aggregate_type',
+            `no aggregate type ${JSON.stringify(type)}; known: ${known.join(', ') || 'none'}`,
+            { known },
+          );
+        }
         const { asOf, atVersion } = request.query;
         if (asOf && atVersion !== undefined) throw new ValidationError('asOf', 'give asOf or atVersion, not both');
         const { version, state } = await reader(id, { asOf, atVersion });

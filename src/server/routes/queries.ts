@@ -7,7 +7,25 @@ import { z } from 'zod';
 import { ValidationError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { toJsonValue } from '../json.js';
+import { commonErrors, errors, json, pascalCase, queryResultSchema } from '../schemas.js';
 import { callerOf, documentedOnly } from './caller.js';
+
+const minPosition = z
+  .string()
+  .optional()
+  .describe(
+    "Read your writes: wait (bounded) until the query's read model has passed this position, e.g. a command's `lastPosition`; 503 `projection_timeout` with Retry-After when it has not",
+  );
+
+const responses = (unknownName: boolean, result: z.ZodType = queryResultSchema) => ({
+  200: json(result, "The query's result"),
+  ...errors([400, 403, 404, ...commonErrors], {
+    404: unknownName
+      ? 'No such query (`unknown_query`; the message lists the known ones), or nothing matches (`not_found`).'
+      : 'Nothing matches (`not_found`).',
+    503: 'The read model has not reached `minPosition` in time (`projection_timeout`, with `projection` and Retry-After) or is stopped (`projection_failed`), or the store is unavailable (`store_unavailable`).',
+  }),
+});
 
 export function queryRoutes(context: ServerContext): FastifyPluginAsync {
   return async (app) => {
@@ -19,26 +37,39 @@ export function queryRoutes(context: ServerContext): FastifyPluginAsync {
       return toJsonValue(result);
     };
     for (const definition of context.queries.queries()) {
-      const schema =
-        definition.schema instanceof z.ZodObject
-          ? definition.schema.extend({
-              minPosition: z
-                .string()
-                .optional()
-                .describe('Wait until the read model has passed this position (read-your-writes)'),
-            })
-          : definition.schema;
+      const schema = definition.schema instanceof z.ZodObject ? definition.schema.extend({ minPosition }) : definition.schema;
       app.get(
         `/queries/${definition.name}`,
         {
-          schema: { tags: ['queries'], summary: definition.name, description: definition.description, querystring: schema },
+          schema: {
+            tags: ['queries'],
+            operationId: `query${pascalCase(definition.name)}`,
+            summary: definition.name,
+            description: definition.description,
+            querystring: schema,
+            response: responses(false, definition.result),
+          },
           validatorCompiler: documentedOnly,
         },
         run(definition.name),
       );
     }
-    app.get('/queries/:name', { schema: { hide: true } }, async (request) =>
-      run((request.params as { name: string }).name)(request),
+    app.get(
+      '/queries/:name',
+      {
+        schema: {
+          tags: ['queries'],
+          operationId: 'runQuery',
+          summary: 'Any query, by name',
+          description:
+            "The generic form of the query routes: the query string holds the query's parameters. Prefer the route of each query, which documents them.",
+          params: z.object({ name: z.string().describe('The query name, e.g. `account-balances`') }),
+          querystring: z.object({ minPosition }).catchall(z.string()),
+          response: responses(true),
+        },
+        validatorCompiler: documentedOnly,
+      },
+      async (request) => run((request.params as { name: string }).name)(request),
     );
   };
 }
