@@ -48,6 +48,17 @@ const orderForDisplay = z.object({
   version: z.number().int(),
 });
 
+const transfer = z.object({
+  transferId: z.string(),
+  fromAccountId: z.string(),
+  toAccountId: z.string(),
+  amount: z.number(),
+  status: z.enum(['pending', 'completed', 'rejected', 'compensated']),
+  reason: z.string().nullable().describe('Why it was rejected or compensated'),
+  requestedAt: z.string(),
+  updatedAt: z.string(),
+});
+
 export const AccountBalancesQuery = defineQuery('account-balances', {
   projection: 'account-balances',
   description: 'One account by accountId; or the accounts of an owner; or all accounts, a page at a time (after, limit).',
@@ -79,6 +90,7 @@ export const TransfersQuery = defineQuery('transfers', {
     .refine((q) => (q.transferId === undefined) !== (q.accountId === undefined), {
       message: 'give exactly one of transferId or accountId',
     }),
+  result: z.union([transfer, z.object({ items: z.array(transfer) })]),
 });
 
 /** The credit of a transfer may take this long before the transfer is refunded (FABULA_TRANSFER_TIMEOUT_MS for tests). */

@@ -73,6 +73,7 @@ describe.each(drivers)('reference service (%s)', (driver) => {
     expect(status.json.projections.map((p: { name: string }) => p.name).sort()).toEqual([
       'account-balances',
       'orders-for-display',
+      'transfers',
     ]);
 
     expect((await call(url, 'POST', '/projections/orders-for-display/pause')).status).toBe(200);
