@@ -218,7 +218,7 @@ export class InboundConsumer extends EventEmitter<InboundEvents> {
       } else if (outcome.kind === 'failed') {
         if (message.deliveries >= this.maxDeliveries) {
           await this.park(message, m.data, 'failed', `${outcome.error} (after ${message.deliveries} deliveries)`);
-          m.term(`parked after ${message.deliveries} deliveries`);
+          m.term(); // no reason text: nats-server before 2.10 ignores a TERM that carries one
         } else {
           m.nak(Math.min(60_000, this.retryDelayMs * message.deliveries));
         }
