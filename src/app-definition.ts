@@ -5,6 +5,7 @@
  * server and the CLI that run it.
  */
 import type { EventRegistry } from './core/event-registry.js';
+import type { IntegrationDefinition } from './integration/integration.js';
 import type { ProjectionDefinition } from './projections/define.js';
 import type { Projections } from './projections/projections.js';
 import type { EventStore } from './store/event-store.js';
@@ -29,6 +30,8 @@ export interface AppDefinition {
   name: string;
   registry: EventRegistry;
   projections?: readonly ProjectionDefinition[];
+  /** Integration events over NATS JetStream, used when the service gets a NATS URL (docs/integration.md). */
+  integration?: IntegrationDefinition;
   /** Registers the command and query handlers; returns state readers by aggregate type. */
   setup(context: AppContext): { aggregates?: Record<string, StateReader> };
 }

@@ -22,3 +22,4 @@ export * from './write/repository.js';
 export * from './write/command-bus.js';
 export * from './queries/query-bus.js';
 export * from './app-definition.js';
+export * from './integration/index.js';

@@ -11,6 +11,7 @@ import type { RecordedEvent } from '../core/events.js';
 import { checkConsistency } from '../store/consistency.js';
 import { latestSchemaVersion } from '../store/migrations.js';
 import { jsonReplacer, loadApp, output, openStore, reportError, withStore, type GlobalOptions } from './context.js';
+import { consumerCommands } from './consumers.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
 import { dateOption, intOption, listOption, positionOption } from './options.js';
@@ -245,6 +246,7 @@ program
   });
 
 projectionCommands(program, globals);
+consumerCommands(program, globals);
 
 program
   .command('replay')

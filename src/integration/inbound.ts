@@ -127,9 +127,15 @@ export class InboundConsumer extends EventEmitter<InboundEvents> {
     this.stream = options.stream;
     this.durable = options.durable ?? 'fabula-inbound';
     if (!DURABLE.test(this.durable))
-      throw new ValidationError('inbound.durable', `${JSON.stringify(this.durable)} is not valid: use letters, digits, '_' or '-'`);
+      throw new ValidationError(
+        'inbound.durable',
+        `${JSON.stringify(this.durable)} is not valid: use letters, digits, '_' or '-'`,
+      );
     if (typeof options.subjects !== 'object' || options.subjects === null || Object.keys(options.subjects).length === 0)
-      throw new ValidationError('inbound.subjects', 'must map at least one subject pattern to a function (message) => { type, data } | null');
+      throw new ValidationError(
+        'inbound.subjects',
+        'must map at least one subject pattern to a function (message) => { type, data } | null',
+      );
     this.patterns = Object.entries(options.subjects);
     for (const [pattern, fn] of this.patterns)
       if (typeof fn !== 'function')
@@ -287,7 +293,8 @@ export class InboundConsumer extends EventEmitter<InboundEvents> {
   }
 
   private async row(id: string): Promise<ParkedInboundMessage> {
-    if (typeof id !== 'string' || !/^\d{1,19}$/.test(id)) throw new ValidationError('id', `${JSON.stringify(id)} is not a parked message id`);
+    if (typeof id !== 'string' || !/^\d{1,19}$/.test(id))
+      throw new ValidationError('id', `${JSON.stringify(id)} is not a parked message id`);
     const [row] = await this.parts.store.sql.query<InboundParkedRow>(this.sql.byId, [id]);
     if (!row || row.consumer !== this.durable)
       throw new ValidationError('id', `no parked message ${id} of inbound consumer "${this.durable}"; list them with parked()`);
@@ -299,6 +306,17 @@ export class InboundConsumer extends EventEmitter<InboundEvents> {
 export async function listParkedInbound(store: EventStore, consumer?: string): Promise<ParkedInboundMessage[]> {
   const rows = await store.sql.query<InboundParkedRow>(inboundSql(store.schema).list, [consumer ?? null]);
   return rows.map(toParkedInbound);
+}
+
+/** Deletes a parked inbound message by id (of any inbound consumer); a ValidationError when there is none. */
+export async function deleteParkedInbound(store: EventStore, id: string): Promise<ParkedInboundMessage> {
+  if (typeof id !== 'string' || !/^\d{1,19}$/.test(id))
+    throw new ValidationError('id', `${JSON.stringify(id)} is not a parked message id`);
+  const sql = inboundSql(store.schema);
+  const [row] = await store.sql.query<InboundParkedRow>(sql.byId, [id]);
+  if (!row) throw new ValidationError('id', `no parked inbound message ${id}; list them with listParkedInbound()`);
+  await store.sql.query(sql.delete, [id]);
+  return toParkedInbound(row);
 }
 
 function toParkedInbound(r: InboundParkedRow): ParkedInboundMessage {

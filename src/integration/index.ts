@@ -4,6 +4,7 @@ export { JetStreamSetupError } from './errors.js';
 export { IntegrationHeaders } from './headers.js';
 export {
   InboundConsumer,
+  deleteParkedInbound,
   inboundConsumer,
   isFinalRejection,
   listParkedInbound,

@@ -94,7 +94,8 @@ export class NatsPublisher extends EventEmitter<PublisherEvents> {
       if (typeof options.mapping !== 'object' || options.mapping === null)
         throw new ValidationError('mapping', 'must be an object of event type → (event) => { data, type? } | null');
       for (const [type, fn] of Object.entries(options.mapping))
-        if (typeof fn !== 'function') throw new ValidationError(`mapping.${type}`, 'must be a function (event) => { data, type? } | null');
+        if (typeof fn !== 'function')
+          throw new ValidationError(`mapping.${type}`, 'must be a function (event) => { data, type? } | null');
     }
     this.mapping = options.mapping;
     this.publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
@@ -127,7 +128,13 @@ export class NatsPublisher extends EventEmitter<PublisherEvents> {
     const mapper = this.mapping && Object.hasOwn(this.mapping, event.type) ? this.mapping[event.type] : undefined;
     if (this.mapping) {
       if (!mapper) return null;
-      const stored = decoded ?? ({ ...event, data: this.registry ? this.registry.transcoder.decode(event.data) : event.data, storedSchemaVersion: event.schemaVersion } as StoredDomainEvent);
+      const stored =
+        decoded ??
+        ({
+          ...event,
+          data: this.registry ? this.registry.transcoder.decode(event.data) : event.data,
+          storedSchemaVersion: event.schemaVersion,
+        } as StoredDomainEvent);
       const mapped = mapper(stored);
       if (mapped === null || mapped === undefined) return null;
       if (typeof mapped !== 'object' || !('data' in mapped))

@@ -20,7 +20,10 @@ const STREAM_NAME = /^[A-Za-z0-9_-]{1,200}$/;
 export function streamNameFor(prefix: string, name?: string): string {
   const chosen = name ?? prefix.toUpperCase().replaceAll('.', '_');
   if (!STREAM_NAME.test(chosen))
-    throw new ValidationError('stream.name', `${JSON.stringify(chosen)} is not a valid JetStream stream name: use letters, digits, '_' or '-'`);
+    throw new ValidationError(
+      'stream.name',
+      `${JSON.stringify(chosen)} is not a valid JetStream stream name: use letters, digits, '_' or '-'`,
+    );
   return chosen;
 }
 

@@ -11,6 +11,7 @@ import { EventCatalog } from '../core/catalog.js';
 import { createProjections, type Projections } from '../projections/projections.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
+import { startIntegration, type Integration, type NatsSettings } from '../integration/integration.js';
 import type { Caller, ServerContext, ServerLimits } from './context.js';
 import { buildServer } from './http-server.js';
 
@@ -28,6 +29,8 @@ export interface ServiceOptions {
   tokens?: ReadonlyMap<string, Caller>;
   /** Projection daemon settings (tests shorten them). */
   projectionOptions?: Parameters<typeof createProjections>[1];
+  /** NATS JetStream: publish the events (and run the app's inbound consumer). Without it, no NATS. */
+  nats?: NatsSettings;
 }
 
 export interface Service {
@@ -37,6 +40,8 @@ export interface Service {
   commands: CommandBus;
   server: FastifyInstance;
   context: ServerContext;
+  /** The NATS publisher and inbound consumer, when `nats` was given. */
+  integration: Integration | null;
   close(): Promise<void>;
 }
 
@@ -48,6 +53,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     ...(options.schema ? { schema: options.schema } : {}),
     inlineHandlers: [projections.inlineHandler],
   });
+  let integration: Integration | null = null;
   try {
     await projections.start(store);
     const commands = new CommandBus({ store });
@@ -70,6 +76,16 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       title: app.name,
       authenticate: tokens && tokens.size > 0 ? (headers) => bearer(tokens, headers.authorization) : undefined,
     });
+    if (options.nats) {
+      integration = await startIntegration({
+        nats: options.nats,
+        definition: app.integration,
+        store,
+        commands,
+        registry: app.registry,
+      });
+      context.metrics.observeIntegration(integration);
+    }
     const url = await server.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' });
     let closing: Promise<void> | null = null;
     return {
@@ -79,15 +95,18 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       commands,
       server,
       context,
+      integration,
       close: () =>
         (closing ??= (async () => {
           context.draining.abort(); // readiness fails, live streams end
           await server.close(); // waits for requests in flight
+          await integration?.close(); // the publisher stops at a checkpoint, the inbound consumer after its message
           await projections.stop(); // the daemon finishes its batch and releases its leases
           await store.close();
         })()),
     };
   } catch (error) {
+    await integration?.close().catch(() => {});
     await projections.stop().catch(() => {});
     await store.close().catch(() => {});
     throw error;

@@ -22,11 +22,12 @@ const mayImport: Record<string, readonly string[]> = {
   projections: ['core', 'store', 'processing'],
   write: ['core', 'store'],
   queries: ['core'],
-  'app-definition.ts': ['core', 'store', 'projections', 'write', 'queries'],
-  server: ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts'],
-  cli: ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts', 'server'],
+  integration: ['core', 'store', 'processing', 'write'],
+  'app-definition.ts': ['core', 'store', 'projections', 'write', 'queries', 'integration'],
+  server: ['core', 'store', 'processing', 'projections', 'write', 'queries', 'integration', 'app-definition.ts'],
+  cli: ['core', 'store', 'processing', 'projections', 'write', 'queries', 'integration', 'app-definition.ts', 'server'],
   testing: ['core', 'store', 'write'],
-  'index.ts': ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts'],
+  'index.ts': ['core', 'store', 'processing', 'projections', 'write', 'queries', 'integration', 'app-definition.ts'],
 };
 
 const partOf = (file: string) => file.split('/')[0]!;

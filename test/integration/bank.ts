@@ -13,11 +13,17 @@ export function bankBus(store: EventStore) {
  * Opens `accounts` accounts, then deposits until `events` events were written in total, one lane per
  * account (so lanes run concurrently); `pause` (if given) is awaited between commands of lane 0.
  */
-export async function bankLoad(bus: CommandBus, events: number, options: { accounts?: number; prefix?: string; tick?: () => Promise<void> } = {}) {
+export async function bankLoad(
+  bus: CommandBus,
+  events: number,
+  options: { accounts?: number; prefix?: string; tick?: () => Promise<void> } = {},
+) {
   const accounts = options.accounts ?? 20;
   const prefix = options.prefix ?? 'a';
   await Promise.all(
-    Array.from({ length: accounts }, (_, i) => bus.execute('OpenAccount', { accountId: `${prefix}${i}`, owner: `o${i}`, currency: 'EUR' })),
+    Array.from({ length: accounts }, (_, i) =>
+      bus.execute('OpenAccount', { accountId: `${prefix}${i}`, owner: `o${i}`, currency: 'EUR' }),
+    ),
   );
   const deposits = events - accounts;
   await Promise.all(

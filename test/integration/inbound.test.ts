@@ -75,7 +75,11 @@ describe.each(drivers)('inbound integration events (%s)', (driver) => {
       await publish('in', { account: 'nobody', cents: 7 }, 'refused-1'); // no such account: refused
       await publish('in', { account: 'a1', cents: -3 }, 'invalid-1'); // invalid command data: refused
       await publish('in', { account: 'a1', cents: 13 }, 'poison-1');
-      await waitUntil(async () => (await inbound.parked()).some((p) => p.reason === 'failed'), 15_000, 'the poison message parked');
+      await waitUntil(
+        async () => (await inbound.parked()).some((p) => p.reason === 'failed'),
+        15_000,
+        'the poison message parked',
+      );
       await sleep(500); // not looped: no more deliveries of it come
       const poisonDeliveries = outcomes.filter((o) => o.id === 'poison-1').map((o) => o.deliveries);
       expect(poisonDeliveries).toEqual([1, 2, 3]);
@@ -113,7 +117,11 @@ describe.each(drivers)('inbound integration events (%s)', (driver) => {
       // Each deposit once: 100 (pay-1, delivered twice), 5, 13 (the retried poison message).
       const deposits = (await store.readStream('account-a1')).filter((e) => e.type === 'MoneyDeposited');
       expect(deposits.map((e) => (e.data as { amount: number }).amount)).toEqual([100, 5, 13]);
-      expect(deposits[0]!.metadata).toMatchObject({ correlationId: 'corr-1', causationId: 'pay-1', inboundSubject: `${driver}.partner.payments.in` });
+      expect(deposits[0]!.metadata).toMatchObject({
+        correlationId: 'corr-1',
+        causationId: 'pay-1',
+        inboundSubject: `${driver}.partner.payments.in`,
+      });
     } finally {
       await inbound.stop();
     }

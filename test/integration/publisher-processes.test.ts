@@ -36,7 +36,10 @@ describe.runIf(serverUrl)('NATS publisher in processes killed with SIGKILL (post
     let serial = 0;
     const spawn = () => {
       const owner = `c${serial++}`;
-      return Object.assign(spawnTs('test/integration/fixtures/publisher.ts', [serverUrl!, store.schema, nats.url, prefix, owner]), { owner });
+      return Object.assign(
+        spawnTs('test/integration/fixtures/publisher.ts', [serverUrl!, store.schema, nats.url, prefix, owner]),
+        { owner },
+      );
     };
     const children = [spawn(), spawn()];
     await Promise.all(children.map((c) => waitForLine(c, (l) => l === 'ready')));
@@ -54,7 +57,10 @@ describe.runIf(serverUrl)('NATS publisher in processes killed with SIGKILL (post
         }
         await sleep(100 + Math.random() * 300);
         const holder = (await status())?.owner;
-        const index = Math.max(0, children.findIndex((c) => c.owner === holder));
+        const index = Math.max(
+          0,
+          children.findIndex((c) => c.owner === holder),
+        );
         children[index]!.kill('SIGKILL');
         await children[index]!.exited;
         kills++;

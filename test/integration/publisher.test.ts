@@ -66,9 +66,10 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
         if (ticks % 15 === 0 && ticks <= 60) {
           // A crash between the PubAcks and the checkpoint: the next runner publishes those events again.
           await consumers.stop();
-          await store.sql.query(`UPDATE "${store.schema}".consumers SET checkpoint = greatest(0, checkpoint - 200) WHERE name = $1`, [
-            publisher.consumer.name,
-          ]);
+          await store.sql.query(
+            `UPDATE "${store.schema}".consumers SET checkpoint = greatest(0, checkpoint - 200) WHERE name = $1`,
+            [publisher.consumer.name],
+          );
           consumers = await run(store, publisher, `p${ticks}`);
         }
         if (ticks === 40) restarts.push(nats.restart());
@@ -94,7 +95,9 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     const store = await stores.open();
     const { registry } = bankBus(store);
     // An account opened at version 1 (no overdraftLimit): published upcast to version 2.
-    await store.append('account-old', [{ type: 'AccountOpened', data: { accountId: 'old', owner: 'x', currency: 'EUR' }, schemaVersion: 1 }]);
+    await store.append('account-old', [
+      { type: 'AccountOpened', data: { accountId: 'old', owner: 'x', currency: 'EUR' }, schemaVersion: 1 },
+    ]);
     await store.append('account-old', [{ type: 'MoneyDeposited', data: { accountId: 'old', amount: 5 } }]);
     await store.append('account-old', [{ type: 'MoneyWithdrawn', data: { accountId: 'old', amount: 7 } }]);
     await store.append('account-old', [{ type: 'MoneyWithdrawn', data: { accountId: 'old', amount: 1 } }]);
@@ -118,9 +121,16 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
       name: 'public-events',
       mapping: {
         // Enriched and stripped: the owner stays internal.
-        AccountOpened: (e) => ({ type: 'bank.AccountOpened', data: { account: (e.data as { accountId: string }).accountId, limit: (e.data as { overdraftLimit: number }).overdraftLimit } }),
+        AccountOpened: (e) => ({
+          type: 'bank.AccountOpened',
+          data: {
+            account: (e.data as { accountId: string }).accountId,
+            limit: (e.data as { overdraftLimit: number }).overdraftLimit,
+          },
+        }),
         // Small withdrawals are not announced.
-        MoneyWithdrawn: (e) => ((e.data as { amount: number }).amount > 5 ? { data: { amount: (e.data as { amount: number }).amount } } : null),
+        MoneyWithdrawn: (e) =>
+          (e.data as { amount: number }).amount > 5 ? { data: { amount: (e.data as { amount: number }).amount } } : null,
       },
     });
     const c2 = await run(store, mapped);
@@ -151,7 +161,9 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
 
     // Another stream already takes the subjects: creating a second one fails, saying so.
     const clash = natsPublisher({ prefix, stream: { name: `C_${prefix}` } });
-    await expect(clash.start(nc)).rejects.toThrow(/cannot create JetStream stream "C_.*another stream may already take these subjects/);
+    await expect(clash.start(nc)).rejects.toThrow(
+      /cannot create JetStream stream "C_.*another stream may already take these subjects/,
+    );
 
     expect(() => natsPublisher({ prefix: 'a.>' })).toThrow(ValidationError);
     expect(() => natsPublisher({ stream: { name: 'bad name' } })).toThrow(ValidationError);
