@@ -44,6 +44,10 @@ const benchmarks: Record<string, { description: string; load: () => Promise<{ de
     description: 'Projection daemon catch-up vs a raw paged-SELECT loop; lag at 500 appends/s',
     load: () => import('./projections.js'),
   },
+  outbox: {
+    description: 'NATS publisher (event log as outbox) vs raw js.publish of the same messages; append → JetStream consumer latency at 500/s',
+    load: () => import('./outbox.js'),
+  },
 };
 
 function usage(): string {

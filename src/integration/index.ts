@@ -24,6 +24,7 @@ export {
   type IntegrationMapper,
   type PublisherEvents,
   type PublisherOptions,
+  type PublishedMessage,
 } from './publisher.js';
 export { ensureStream, type JetStreamStreamOptions } from './stream.js';
 export { defaultPrefix, subjectFor, subjectMatches, subjectToken } from './subjects.js';

@@ -60,7 +60,8 @@ export interface PublisherEvents {
   failed: [{ error: unknown }];
 }
 
-interface Message {
+/** A message as published: subject, JSON body, message id (the event id) and headers. */
+export interface PublishedMessage {
   subject: string;
   data: Uint8Array;
   msgId: string;
@@ -121,7 +122,7 @@ export class NatsPublisher extends EventEmitter<PublisherEvents> {
   }
 
   /** What is published for one event, or null. Exposed for tests and tools. */
-  toMessage(event: RecordedEvent): Message | null {
+  toMessage(event: RecordedEvent): PublishedMessage | null {
     const decoded = this.registry?.has(event.type) ? this.registry.decode(event) : null;
     let type = event.type;
     let data: Uint8Array;
@@ -161,9 +162,9 @@ export class NatsPublisher extends EventEmitter<PublisherEvents> {
   private async deliver(events: readonly RecordedEvent[]): Promise<void> {
     const js = this.js;
     if (!js) throw new Error('the NATS publisher is not started: call publisher.start(connection) before running its consumer');
-    const messages: Array<{ streamId: string; message: Message }> = [];
+    const messages: Array<{ streamId: string; message: PublishedMessage }> = [];
     for (const [i, event] of events.entries()) {
-      let message: Message | null;
+      let message: PublishedMessage | null;
       try {
         message = this.toMessage(event);
       } catch (error) {
