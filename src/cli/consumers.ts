@@ -38,14 +38,15 @@ export function consumerCommands(program: Command, globals: () => GlobalOptions)
     .argument('[name]', 'consumer name (not needed with --inbound)')
     .option('--inbound', 'list parked inbound messages instead')
     .action(async (name: string | undefined, options: { inbound?: boolean }) => {
+      if (!options.inbound && !name)
+        throw new ValidationError('name', 'give the consumer name (see `fabula consumers status`), or --inbound');
       await withStore(globals(), async (store) => {
         if (options.inbound) {
           const parked = await listParkedInbound(store, name);
           output(globals(), parked, () => parked.map(formatInbound).join('\n') || '(no parked inbound messages)');
           return;
         }
-        if (!name) throw new ValidationError('name', 'give the consumer name (see `fabula consumers status`), or --inbound');
-        const parked = await createConsumers([]).attach(store).parkedEvents(name);
+        const parked = await createConsumers([]).attach(store).parkedEvents(name!);
         output(globals(), parked, () => parked.map(formatParked).join('\n') || `(no parked events of ${name})`);
       });
     });

@@ -314,7 +314,11 @@ export async function deleteParkedInbound(store: EventStore, id: string): Promis
     throw new ValidationError('id', `${JSON.stringify(id)} is not a parked message id`);
   const sql = inboundSql(store.schema);
   const [row] = await store.sql.query<InboundParkedRow>(sql.byId, [id]);
-  if (!row) throw new ValidationError('id', `no parked inbound message ${id}; list them with listParkedInbound()`);
+  if (!row)
+    throw new ValidationError(
+      'id',
+      `no parked inbound message ${id}; list them with "fabula consumers parked --inbound" or listParkedInbound()`,
+    );
   await store.sql.query(sql.delete, [id]);
   return toParkedInbound(row);
 }
