@@ -17,6 +17,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { DomainError, ForbiddenError, UnknownMessageError, ValidationError } from '../core/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import type { CommandBus } from '../write/command-bus.js';
+import { JetStreamSetupError } from './errors.js';
 import { IntegrationHeaders } from './headers.js';
 import { inboundSql, type InboundParkedRow } from './sql.js';
 import { subjectMatches } from './subjects.js';
@@ -162,7 +163,13 @@ export class InboundConsumer extends EventEmitter<InboundEvents> {
       await jsm.consumers.info(this.stream, this.durable);
       await jsm.consumers.update(this.stream, this.durable, config);
     } catch (error) {
-      if ((error as { code?: number }).code !== 10014) throw error; // consumer not found
+      const code = (error as { code?: number }).code;
+      if (code === 10059)
+        throw new JetStreamSetupError(
+          `JetStream stream "${this.stream}" does not exist: create it (the stream the other system publishes to) or fix inbound.stream`,
+          { cause: error },
+        );
+      if (code !== 10014) throw error; // 10014: no such consumer yet
       await jsm.consumers.add(this.stream, { ...config, durable_name: this.durable, deliver_policy: DeliverPolicy.All });
     }
     const consumer = await jetstream(connection).consumers.get(this.stream, this.durable);

@@ -122,6 +122,21 @@ describe.each(drivers)('inbound integration events (%s)', (driver) => {
         causationId: 'pay-1',
         inboundSubject: `${driver}.partner.payments.in`,
       });
+
+      // NATS restarts: the consumer reconnects and carries on with the next message.
+      await nats.restart();
+      // (this test's own connection may need a moment too: publish until JetStream answers)
+      await waitUntil(
+        () =>
+          publish('in', { account: 'a1', cents: 1_000 }, 'after-restart').then(
+            () => true,
+            () => false,
+          ),
+        20_000,
+        'JetStream back',
+      );
+      await waitUntil(() => outcomes.some((o) => o.id === 'after-restart'), 20_000, 'a message after the NATS restart');
+      expect(outcomes.find((o) => o.id === 'after-restart')?.outcome.kind).toBe('handled');
     } finally {
       await inbound.stop();
     }
@@ -141,5 +156,7 @@ describe.each(drivers)('inbound integration events (%s)', (driver) => {
     expect(() => inboundConsumer({ stream: 'S', subjects: {} }, parts)).toThrow(/inbound.subjects/);
     expect(() => inboundConsumer({ stream: 'S', subjects: { a: 1 as never } }, parts)).toThrow(/inbound.subjects\["a"\]/);
     expect(() => inboundConsumer({ stream: 'S', subjects: { a: () => null }, maxDeliveries: 0 }, parts)).toThrow(/maxDeliveries/);
+    const missing = inboundConsumer({ stream: 'NO_SUCH_STREAM', subjects: { a: () => null } }, parts);
+    await expect(missing.start(nc)).rejects.toThrow(/JetStream stream "NO_SUCH_STREAM" does not exist: create it/);
   });
 });
