@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { InvalidArgumentError, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { ValidationError } from '../core/errors.js';
 import type { EventRegistry, StoredDomainEvent } from '../core/event-registry.js';
 import type { RecordedEvent } from '../core/events.js';
@@ -156,13 +156,19 @@ export class NatsPublisher extends EventEmitter<PublisherEvents> {
     ];
     if (typeof event.metadata.correlationId === 'string') headers.push([H.CorrelationId, event.metadata.correlationId]);
     if (typeof event.metadata.causationId === 'string') headers.push([H.CausationId, event.metadata.causationId]);
-    return { subject: subjectFor(this.prefix, event.streamId, type), data, msgId: event.id, headers };
+    return {
+      subject: subjectFor(this.prefix, event.streamId, type),
+      data,
+      msgId: event.id,
+      // NATS header values cannot hold line breaks (a stream id or a correlation id might).
+      headers: headers.map(([k, v]) => [k, v.replace(/[\r\n]+/g, ' ')]),
+    };
   }
 
   private async deliver(events: readonly RecordedEvent[]): Promise<void> {
     const js = this.js;
     if (!js) throw new Error('the NATS publisher is not started: call publisher.start(connection) before running its consumer');
-    const messages: Array<{ streamId: string; message: PublishedMessage }> = [];
+    const messages: Array<{ index: number; streamId: string; message: PublishedMessage }> = [];
     for (const [i, event] of events.entries()) {
       let message: PublishedMessage | null;
       try {
@@ -170,22 +176,31 @@ export class NatsPublisher extends EventEmitter<PublisherEvents> {
       } catch (error) {
         throw new EventRejected(i, error); // its mapping or upcasting fails: retried, then stop or park
       }
-      if (message) messages.push({ streamId: event.streamId, message });
+      if (message) messages.push({ index: i, streamId: event.streamId, message });
     }
     let duplicates = 0;
     // One chain per stream, started in global order; a stream's next event waits for its previous PubAck.
     const chains = new Map<string, Promise<void>>();
-    for (const { streamId, message } of messages) {
+    for (const { index, streamId, message } of messages) {
       const publish = async () => {
         const h = natsHeaders();
         for (const [k, v] of message.headers) h.set(k, v);
-        const ack = await js.publish(message.subject, message.data, { msgID: message.msgId, headers: h });
-        if (ack.duplicate) duplicates++;
+        try {
+          const ack = await js.publish(message.subject, message.data, { msgID: message.msgId, headers: h });
+          if (ack.duplicate) duplicates++;
+        } catch (error) {
+          // The message itself cannot be published (larger than the server's max_payload): blame the event.
+          if (error instanceof InvalidArgumentError) throw new EventRejected(index, error);
+          throw error;
+        }
       };
       chains.set(streamId, (chains.get(streamId) ?? Promise.resolve()).then(publish));
     }
     const outcomes = await Promise.allSettled(chains.values());
-    const failure = outcomes.find((o) => o.status === 'rejected');
+    const failures = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason as unknown);
+    // Blame the earliest rejected event, if any; else a fault of NATS (retried with backoff).
+    const rejected = failures.filter((f): f is EventRejected => f instanceof EventRejected).sort((a, b) => a.index - b.index);
+    const failure = rejected.length > 0 ? { reason: rejected[0] } : failures.length > 0 ? { reason: failures[0] } : undefined;
     if (failure) {
       this.emit('failed', { error: failure.reason });
       throw failure.reason;

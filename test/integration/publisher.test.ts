@@ -143,6 +143,30 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     ]);
   });
 
+  it('blames an event it cannot publish (larger than max_payload), parks it behind its stream, publishes the others', async () => {
+    const store = await stores.open();
+    await store.append('doc-1', [{ type: 'Small', data: { n: 1 } }]);
+    await store.append('doc-1', [{ type: 'Big', data: {} }]);
+    await store.append('doc-1', [{ type: 'Small', data: { n: 2 } }]); // behind the big one: parked too
+    await store.append('doc-2', [{ type: 'Small', data: { n: 3 } }]);
+    const publisher = natsPublisher({
+      prefix: `t${unique()}`,
+      name: 'big',
+      onFailure: 'park',
+      mapping: { Small: (e) => ({ data: e.data }), Big: () => ({ data: 'x'.repeat(2 * 1024 * 1024) }) },
+    });
+    const consumers = await run(store, publisher);
+    await consumers.waitFor('big', 4n, { timeout: 10_000 });
+    await consumers.stop();
+    expect((await readStream(nc, publisher.streamName)).map((m) => m.data)).toEqual([{ n: 1 }, { n: 3 }]);
+    const parked = await consumers.parkedEvents('big');
+    expect(parked.map((p) => [p.position, p.reason])).toEqual([
+      [2n, 'failed'],
+      [3n, 'behind'],
+    ]);
+    expect(parked[0]!.error).toContain('max_payload');
+  });
+
   it('creates the JetStream stream with its duplicate window, accepts one that covers its subjects, refuses one that does not', async () => {
     const jsm = await jetstreamManager(nc);
     const prefix = `t${unique()}`;
