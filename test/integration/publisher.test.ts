@@ -189,6 +189,8 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
       /cannot create JetStream stream "C_.*another stream may already take these subjects/,
     );
 
+    await expect(connectNats('nats://127.0.0.1:1')).rejects.toThrow(/cannot reach NATS at nats:\/\/127.0.0.1:1 .*fix --nats-url/);
+    await expect(connectNats('http://x')).rejects.toThrow(ValidationError);
     expect(() => natsPublisher({ prefix: 'a.>' })).toThrow(ValidationError);
     expect(() => natsPublisher({ stream: { name: 'bad name' } })).toThrow(ValidationError);
     expect(() => natsPublisher({ stream: { duplicateWindowMs: 10 } })).toThrow(ValidationError);
