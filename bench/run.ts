@@ -45,7 +45,7 @@ const benchmarks: Record<string, { description: string; load: () => Promise<{ de
     load: () => import('./projections.js'),
   },
   outbox: {
-    description: 'NATS publisher (event log as outbox) vs raw js.publish of the same messages; append → JetStream consumer latency at 500/s',
+    description: 'NATS publisher (event log as outbox) vs raw js.publish; append → JetStream consumer latency at 500/s',
     load: () => import('./outbox.js'),
   },
 };
