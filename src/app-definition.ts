@@ -8,6 +8,7 @@ import { EventCatalog } from './core/catalog.js';
 import type { EventRegistry } from './core/event-registry.js';
 import type { ProcessDefinition } from './processes/define.js';
 import type { Processes } from './processes/processes.js';
+import type { IntegrationDefinition } from './integration/integration.js';
 import type { ProjectionDefinition } from './projections/define.js';
 import type { Projections } from './projections/projections.js';
 import type { EventStore } from './store/event-store.js';
@@ -36,6 +37,8 @@ export interface AppDefinition {
   projections?: readonly ProjectionDefinition[];
   /** Its process managers (sagas): they send commands on the bus `setup` registers handlers on. */
   processes?: readonly ProcessDefinition[];
+  /** Integration events over NATS JetStream, used when the service gets a NATS URL (docs/integration.md). */
+  integration?: IntegrationDefinition;
   /** Registers the command and query handlers; returns state readers by aggregate type. */
   setup(context: AppContext): { aggregates?: Record<string, StateReader> };
 }

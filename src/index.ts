@@ -23,3 +23,4 @@ export * from './write/command-bus.js';
 export * from './queries/query-bus.js';
 export * from './app-definition.js';
 export * from './processes/index.js';
+export * from './integration/index.js';

@@ -79,6 +79,27 @@ async function enableTypeScript(app: string) {
   typescriptEnabled = true;
 }
 
+/**
+ * Runs the application's `setup` outside the server (for CLI commands that need its command bus or its
+ * state readers): nothing is started, no projection or process runs.
+ */
+export async function setupApp(app: AppDefinition, store: EventStore) {
+  const { CommandBus } = await import('../write/command-bus.js');
+  const { QueryBus } = await import('../queries/query-bus.js');
+  const { createProjections } = await import('../projections/projections.js');
+  const { createProcesses } = await import('../processes/processes.js');
+  const commands = new CommandBus({ store });
+  const { aggregates = {} } = app.setup({
+    store,
+    commands,
+    queries: new QueryBus(),
+    registry: app.registry,
+    projections: createProjections([]),
+    processes: createProcesses([], { commands }),
+  });
+  return { commands, aggregates };
+}
+
 export async function withStore<T>(options: GlobalOptions, run: (store: EventStore) => Promise<T>): Promise<T> {
   const store = await openStore(options);
   try {

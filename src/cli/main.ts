@@ -11,7 +11,8 @@ import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
 import { checkConsistency } from '../store/consistency.js';
 import { latestSchemaVersion } from '../store/migrations.js';
-import { jsonReplacer, loadApp, output, openStore, reportError, withStore, type GlobalOptions } from './context.js';
+import { jsonReplacer, loadApp, output, openStore, reportError, setupApp, withStore, type GlobalOptions } from './context.js';
+import { consumerCommands } from './consumers.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
 import { dateOption, intOption, listOption, positionOption } from './options.js';
@@ -185,19 +186,7 @@ program
     const app = await loadApp(globals());
     const store = await openStore(globals());
     try {
-      const { CommandBus } = await import('../write/command-bus.js');
-      const { QueryBus } = await import('../queries/query-bus.js');
-      const { createProjections } = await import('../projections/projections.js');
-      const { createProcesses } = await import('../processes/processes.js');
-      const commands = new CommandBus({ store });
-      const { aggregates = {} } = app.setup({
-        store,
-        commands,
-        queries: new QueryBus(),
-        registry: app.registry,
-        projections: createProjections([]),
-        processes: createProcesses([], { commands }),
-      });
+      const { aggregates } = await setupApp(app, store);
       const reader = Object.hasOwn(aggregates, type) ? aggregates[type] : undefined;
       if (!reader)
         throw new ValidationError(
@@ -247,6 +236,7 @@ program
   });
 
 projectionCommands(program, globals);
+consumerCommands(program, globals);
 
 program
   .command('replay')

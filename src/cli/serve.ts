@@ -11,6 +11,8 @@ import { startService } from '../server/service.js';
 import { loadApp, type GlobalOptions } from './context.js';
 import { intOption } from './options.js';
 
+type ServeOptions = { port: string; host: string; logLevel: string; natsUrl?: string; natsPrefix?: string; natsStream?: string };
+
 export function serveCommand(program: Command, globals: () => GlobalOptions) {
   program
     .command('serve')
@@ -18,7 +20,10 @@ export function serveCommand(program: Command, globals: () => GlobalOptions) {
     .addOption(new Option('--port <port>', 'TCP port').env('PORT').default('3000'))
     .addOption(new Option('--host <host>', 'interface to listen on').env('HOST').default('127.0.0.1'))
     .addOption(new Option('--log-level <level>', 'pino log level (info, debug, warn, ...)').env('LOG_LEVEL').default('info'))
-    .action(async (options: { port: string; host: string; logLevel: string }) => {
+    .addOption(new Option('--nats-url <url>', 'NATS server: publish events to JetStream, run inbound messages').env('NATS_URL'))
+    .addOption(new Option('--nats-prefix <prefix>', 'subject prefix of published events (default fabula)').env('NATS_PREFIX'))
+    .addOption(new Option('--nats-stream <name>', 'JetStream stream of published events (default FABULA)').env('NATS_STREAM'))
+    .action(async (options: ServeOptions) => {
       const g = globals();
       const app = await loadApp(g);
       const logger = pino({ level: options.logLevel });
@@ -31,6 +36,7 @@ export function serveCommand(program: Command, globals: () => GlobalOptions) {
         host: options.host,
         logger,
         tokens: parseTokens(process.env.FABULA_API_TOKENS),
+        ...(options.natsUrl ? { nats: { url: options.natsUrl, prefix: options.natsPrefix, stream: options.natsStream } } : {}),
       });
       logger.info(
         { url: service.url, store: g.databaseUrl ? 'postgres' : `embedded (${g.dataDir})`, docs: `${service.url}/docs` },

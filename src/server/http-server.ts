@@ -15,6 +15,7 @@ import { Metrics } from './metrics.js';
 import { openapiOptions } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { commandRoutes } from './routes/commands.js';
+import { consumerRoutes } from './routes/consumers.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
@@ -63,6 +64,7 @@ export async function buildServer(parts: ServerParts): Promise<{ server: Fastify
   await server.register(queryRoutes(context));
   await server.register(eventRoutes(context));
   await server.register(adminRoutes(context));
+  await server.register(consumerRoutes(context));
   server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
 
   return { server, context };

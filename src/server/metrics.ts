@@ -3,6 +3,7 @@
  * (tests) do not share counters.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Integration } from '../integration/integration.js';
 import type { Projections } from '../projections/projections.js';
 import type { ProjectionStatus } from '../projections/status.js';
 
@@ -90,6 +91,47 @@ export class Metrics {
     projections.on('failed', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'failed' }));
     projections.on('parked', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'parked' }));
     projections.on('error', (e) => this.projectionErrors.inc({ projection: e.projection, kind: 'error' }));
+  }
+
+  /** NATS publishing: events published, failed batches, and the publisher's lag (from its consumer status). */
+  observeIntegration(integration: Integration) {
+    const published = new Counter({
+      name: 'fabula_nats_published_total',
+      help: 'Messages the NATS publisher got a PubAck for (re-publications the broker dropped as duplicates included)',
+      registers: [this.registry],
+    });
+    const failures = new Counter({
+      name: 'fabula_nats_publish_failures_total',
+      help: 'Batches the NATS publisher failed to publish (retried with backoff)',
+      registers: [this.registry],
+    });
+    const inbound = new Counter({
+      name: 'fabula_nats_inbound_total',
+      help: 'Inbound NATS messages, by outcome (handled, ignored, rejected, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [this.registry],
+    });
+    integration.inbound?.on('handled', (e) => inbound.inc({ outcome: e.outcome.kind }));
+    const publisher = integration.publisher;
+    if (!publisher) return;
+    publisher.on('published', (e) => published.inc(e.published));
+    publisher.on('failed', () => failures.inc());
+    const lagSeconds = new Gauge({
+      name: 'fabula_nats_publisher_lag_seconds',
+      help: 'Age of the oldest event the NATS publisher has not published yet',
+      registers: [],
+    });
+    new Gauge({
+      name: 'fabula_nats_publisher_lag_events',
+      help: 'Events appended after the NATS publisher checkpoint',
+      registers: [this.registry],
+      async collect() {
+        const [status] = await integration.consumers.status(publisher.consumer.name);
+        this.set(status?.lagEvents ?? 0);
+        lagSeconds.set(status?.lagSeconds ?? 0);
+      },
+    });
+    this.registry.registerMetric(lagSeconds);
   }
 
   recordCommand(commandType: string, outcome: CommandOutcome, seconds: number) {

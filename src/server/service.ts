@@ -11,6 +11,7 @@ import { createProcesses, type Processes, type ProcessesOptions } from '../proce
 import { createProjections, type Projections } from '../projections/projections.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
+import { startIntegration, type Integration, type NatsSettings } from '../integration/integration.js';
 import type { Caller, ServerContext, ServerLimits } from './context.js';
 import { buildServer } from './http-server.js';
 
@@ -30,6 +31,8 @@ export interface ServiceOptions {
   projectionOptions?: Parameters<typeof createProjections>[1];
   /** Process manager settings (tests shorten them). */
   processOptions?: Omit<ProcessesOptions, 'commands' | 'registry'>;
+  /** NATS JetStream: publish the events (and run the app's inbound consumer). Without it, no NATS. */
+  nats?: NatsSettings;
 }
 
 export interface Service {
@@ -40,6 +43,8 @@ export interface Service {
   commands: CommandBus;
   server: FastifyInstance;
   context: ServerContext;
+  /** The NATS publisher and inbound consumer, when `nats` was given. */
+  integration: Integration | null;
   close(): Promise<void>;
 }
 
@@ -53,6 +58,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const commands = new CommandBus({ store });
   const processes = createProcesses(app.processes ?? [], { ...options.processOptions, commands, registry: app.registry });
+  let integration: Integration | null = null;
   try {
     await projections.start(store);
     const queries = new QueryBus();
@@ -73,6 +79,16 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       title: app.name,
       authenticate: tokens && tokens.size > 0 ? (headers) => bearer(tokens, headers.authorization) : undefined,
     });
+    if (options.nats) {
+      integration = await startIntegration({
+        nats: options.nats,
+        definition: app.integration,
+        store,
+        commands,
+        registry: app.registry,
+      });
+      context.metrics.observeIntegration(integration);
+    }
     const url = await server.listen({ port: options.port ?? 3000, host: options.host ?? '127.0.0.1' });
     let closing: Promise<void> | null = null;
     return {
@@ -83,17 +99,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       commands,
       server,
       context,
+      integration,
       close: () =>
         (closing ??= (async () => {
           context.draining.abort(); // readiness fails, live streams end
           await server.close(); // waits for requests in flight
           await processes.stop(); // commands being sent finish; the rest are sent after the next start
+          await integration?.close(); // the publisher stops at a checkpoint, the inbound consumer after its message
           await projections.stop(); // the daemon finishes its batch and releases its leases
           await store.close();
         })()),
     };
   } catch (error) {
     await processes.stop().catch(() => {});
+    await integration?.close().catch(() => {});
     await projections.stop().catch(() => {});
     await store.close().catch(() => {});
     throw error;

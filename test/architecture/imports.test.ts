@@ -23,11 +23,12 @@ const mayImport: Record<string, readonly string[]> = {
   write: ['core', 'store'],
   processes: ['core', 'store', 'processing', 'write'],
   queries: ['core'],
-  'app-definition.ts': ['core', 'store', 'projections', 'processes', 'write', 'queries'],
-  server: ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'app-definition.ts'],
-  cli: ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'app-definition.ts', 'server'],
+  integration: ['core', 'store', 'processing', 'write'],
+  'app-definition.ts': ['core', 'store', 'projections', 'processes', 'write', 'queries', 'integration'],
+  server: ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'integration', 'app-definition.ts'],
+  cli: ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'integration', 'app-definition.ts', 'server'],
   testing: ['core', 'store', 'write', 'processes'],
-  'index.ts': ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'app-definition.ts'],
+  'index.ts': ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'integration', 'app-definition.ts'],
 };
 
 const partOf = (file: string) => file.split('/')[0]!;

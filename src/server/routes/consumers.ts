@@ -1,0 +1,32 @@
+/**
+ * Status of the checkpointed consumers that are not projections (the NATS publisher, process
+ * managers): every one registered in the store, from the processing layer.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createConsumers } from '../../processing/consumers.js';
+import type { ServerContext } from '../context.js';
+import { toJsonValue } from '../json.js';
+import { callerOf } from './caller.js';
+
+export function consumerRoutes(context: ServerContext): FastifyPluginAsync {
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    const consumers = createConsumers([]).attach(context.store);
+    app.get(
+      '/consumers',
+      {
+        schema: {
+          tags: ['consumers'],
+          summary:
+            'Status, checkpoint, lag and errors of every consumer that is not a projection (NATS publisher, process managers)',
+        },
+      },
+      async (request) => {
+        await callerOf(context, request);
+        const statuses = (await consumers.status()).filter((s) => !s.name.startsWith('projection:'));
+        return { consumers: toJsonValue(statuses) };
+      },
+    );
+  };
+}
