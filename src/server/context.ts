@@ -6,6 +6,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { StateReader } from '../app-definition.js';
 import type { EventCatalog } from '../core/catalog.js';
+import type { Processes } from '../processes/processes.js';
 import type { Projections } from '../projections/projections.js';
 import type { QueryBus } from '../queries/query-bus.js';
 import type { EventStore } from '../store/event-store.js';
@@ -35,6 +36,7 @@ export interface ServerParts {
   queries: QueryBus;
   catalog: EventCatalog;
   projections?: Projections;
+  processes?: Processes;
   aggregates?: Record<string, StateReader>;
   /** Identifies the caller of a request; return `null` to refuse it with 401. */
   authenticate?: (headers: Record<string, string | string[] | undefined>) => Caller | null | Promise<Caller | null>;
@@ -47,6 +49,7 @@ export interface ServerParts {
 
 export interface ServerContext extends Required<Pick<ServerParts, 'store' | 'commands' | 'queries' | 'catalog'>> {
   projections?: Projections;
+  processes?: Processes;
   aggregates: Record<string, StateReader>;
   authenticate: NonNullable<ServerParts['authenticate']>;
   metrics: Metrics;

@@ -16,6 +16,7 @@ import { openapiOptions } from './openapi.js';
 import { adminRoutes } from './routes/admin.js';
 import { commandRoutes } from './routes/commands.js';
 import { consumerRoutes } from './routes/consumers.js';
+import { processRoutes } from './routes/processes.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
@@ -30,6 +31,7 @@ export async function buildServer(parts: ServerParts): Promise<{ server: Fastify
     queries: parts.queries,
     catalog: parts.catalog,
     projections: parts.projections,
+    processes: parts.processes,
     aggregates: parts.aggregates ?? {},
     authenticate: parts.authenticate ?? (() => ({})),
     metrics: parts.metrics ?? new Metrics({ projections: parts.projections }),
@@ -65,6 +67,7 @@ export async function buildServer(parts: ServerParts): Promise<{ server: Fastify
   await server.register(eventRoutes(context));
   await server.register(adminRoutes(context));
   await server.register(consumerRoutes(context));
+  await server.register(processRoutes(context));
   server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
 
   return { server, context };

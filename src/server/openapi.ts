@@ -41,6 +41,11 @@ export function openapiOptions(title: string): SwaggerOptions {
         { name: 'queries', description: 'Read models, with read-your-writes (`minPosition`)' },
         { name: 'events', description: 'The event log: streams, the global order, a live tail, aggregate state at a time' },
         { name: 'projections', description: 'Operating read models: status, pause, resume, rebuild, parked events' },
+        {
+          name: 'consumers',
+          description: 'Consumers of the event log that are not projections: the NATS publisher, process managers',
+        },
+        { name: 'processes', description: 'Process managers (sagas): status, and each instance with its commands and timeouts' },
         { name: 'catalog', description: 'The event types and their schemas' },
         { name: 'operations', description: 'Health checks and metrics' },
       ],

@@ -119,6 +119,66 @@ export const projectionStatusSchema = component(
   }),
 );
 
+export const consumerStatusSchema = component(
+  'ConsumerStatus',
+  'A checkpointed consumer that is not a projection (the NATS publisher, a process manager): where it is, how far behind, why it stopped.',
+  z.looseObject({
+    name: z.string(),
+    status: z.enum(['running', 'failed', 'paused', 'stopped']),
+    checkpoint: position,
+    headPosition: position,
+    lagEvents: z.number(),
+    lagSeconds: z.number(),
+    eventsPerSecond: z.number(),
+    parkedEvents: z.number(),
+    failedPosition: position.nullable(),
+    lastError: z.object({ message: z.string(), position: position.nullable(), at: timestamp }).nullable(),
+    owner: z.string().nullable(),
+    createdAt: timestamp,
+  }),
+);
+
+export const processStatusSchema = component(
+  'ProcessStatus',
+  'A process manager (saga): its instances, the commands it decided and not yet sent or answered, its timeouts, and the consumer feeding it events.',
+  z.object({
+    name: z.string(),
+    consumer: consumerStatusSchema.optional().describe('Absent until the process has run once'),
+    activeInstances: z.number().int(),
+    endedInstances: z.number().int(),
+    openCommands: z.number().int(),
+    scheduledTimeouts: z.number().int(),
+  }),
+);
+
+export const processInstanceSchema = component(
+  'ProcessInstance',
+  'One instance of a process manager: its state, the commands it sent with their outcomes, its timeouts.',
+  z.object({
+    process: z.string(),
+    instanceId: z.string(),
+    state: z.unknown(),
+    ended: z.boolean(),
+    correlationId: z.string(),
+    steps: z.number().int(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    commands: z.array(
+      z.object({
+        id: z.string(),
+        step: z.string().nullable(),
+        type: z.string(),
+        data: z.unknown(),
+        status: z.enum(['pending', 'dispatching', 'completed', 'rejected', 'withdrawn']),
+        attempts: z.number().int(),
+        outcome: z.unknown(),
+        lastError: z.string().nullable(),
+      }),
+    ),
+    timeouts: z.array(z.object({ name: z.string(), dueAt: timestamp })),
+  }),
+);
+
 export const aggregateStateSchema = z.object({
   type: z.string(),
   id: z.string(),

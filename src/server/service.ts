@@ -73,6 +73,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       queries,
       catalog,
       projections,
+      processes,
       aggregates,
       logger: options.logger,
       limits: options.limits,

@@ -76,7 +76,7 @@ describe.each(drivers)('service with NATS (%s)', (driver) => {
 
     const consumers = await call(url, 'GET', '/consumers');
     expect(consumers.status).toBe(200);
-    expect(consumers.json.consumers).toMatchObject([
+    expect(consumers.json.consumers.filter((c: { name: string }) => c.name === 'nats-publisher')).toMatchObject([
       { name: 'nats-publisher', status: 'running', lagEvents: 0, checkpoint: '3' },
     ]);
     const metrics = await call(url, 'GET', '/metrics');

@@ -25,6 +25,43 @@ async function start(driver: DriverName, app = referenceApp): Promise<Service> {
 }
 
 describe.each(drivers)('reference service (%s)', (driver) => {
+  it('runs the transfer saga, and shows process managers and their instances over HTTP', async () => {
+    const { url } = await start(driver);
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'p1', owner: 'Pia', currency: 'EUR' });
+    await call(url, 'POST', '/commands/DepositMoney', { accountId: 'p1', amount: 900 });
+    await call(url, 'POST', '/commands/OpenAccount', { accountId: 'p2', owner: 'Per', currency: 'EUR' });
+    const sent = await call(url, 'POST', '/commands/TransferMoney', {
+      transferId: 'tp',
+      fromAccountId: 'p1',
+      toAccountId: 'p2',
+      amount: 400,
+    });
+    expect(sent.status).toBe(202);
+    let transfer: { status?: string } = {};
+    for (let i = 0; i < 200 && transfer.status !== 'completed'; i++) {
+      transfer = (await call(url, 'GET', '/queries/transfers?transferId=tp')).json;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(transfer).toMatchObject({ transferId: 'tp', status: 'completed', amount: 400 });
+    expect((await call(url, 'GET', '/queries/account-balances?accountId=p2')).json).toMatchObject({ balance: 400 });
+
+    const processes = await call(url, 'GET', '/processes');
+    expect(processes.json.processes).toEqual([
+      expect.objectContaining({ name: 'transfer', activeInstances: 0, endedInstances: 1, openCommands: 0 }),
+    ]);
+    const instance = await call(url, 'GET', '/processes/transfer/instances/tp');
+    expect(instance.json).toMatchObject({ process: 'transfer', instanceId: 'tp', ended: true });
+    expect(instance.json.commands.map((c: { type: string; status: string }) => `${c.type}:${c.status}`)).toEqual([
+      'SendTransfer:completed',
+      'ReceiveTransfer:completed',
+      'CompleteTransfer:completed',
+    ]);
+    expect((await call(url, 'GET', '/processes/transfer/instances/nope')).status).toBe(404);
+    expect((await call(url, 'GET', '/processes/nope/instances/tp')).status).toBe(400);
+    const consumers = await call(url, 'GET', '/consumers');
+    expect(consumers.json.consumers.map((c: { name: string }) => c.name)).toContain('process:transfer');
+  });
+
   it('serves read models: inline balances at once, async orders after minPosition', async () => {
     const { url } = await start(driver);
     await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a1', owner: 'Ada', currency: 'EUR' });

@@ -5,8 +5,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { createConsumers } from '../../processing/consumers.js';
+import { z } from 'zod';
 import type { ServerContext } from '../context.js';
 import { toJsonValue } from '../json.js';
+import { commonErrors, consumerStatusSchema, errors, json } from '../schemas.js';
 import { callerOf } from './caller.js';
 
 export function consumerRoutes(context: ServerContext): FastifyPluginAsync {
@@ -18,14 +20,19 @@ export function consumerRoutes(context: ServerContext): FastifyPluginAsync {
       {
         schema: {
           tags: ['consumers'],
+          operationId: 'listConsumers',
           summary:
             'Status, checkpoint, lag and errors of every consumer that is not a projection (NATS publisher, process managers)',
+          response: {
+            200: json(z.object({ consumers: z.array(consumerStatusSchema) }), 'Every consumer that is not a projection'),
+            ...errors([...commonErrors]),
+          },
         },
       },
       async (request) => {
         await callerOf(context, request);
         const statuses = (await consumers.status()).filter((s) => !s.name.startsWith('projection:'));
-        return { consumers: toJsonValue(statuses) };
+        return { consumers: toJsonValue(statuses) as z.output<typeof consumerStatusSchema>[] };
       },
     );
   };
