@@ -5,7 +5,7 @@
  * server and the CLI that run it.
  */
 import type { EventRegistry } from './core/event-registry.js';
-import type { ProjectionDefinition } from './projections/define.js';
+import { withRegistry, type ProjectionDefinition } from './projections/define.js';
 import type { Projections } from './projections/projections.js';
 import type { EventStore } from './store/event-store.js';
 import type { CommandBus } from './write/command-bus.js';
@@ -27,9 +27,14 @@ export interface AppContext {
 
 export interface AppDefinition {
   name: string;
+  /** The events the application records; its upcasters serve the repositories and the projections alike. */
   registry: EventRegistry;
   projections?: readonly ProjectionDefinition[];
-  /** Registers the command and query handlers; returns state readers by aggregate type. */
+  /**
+   * Registers the command and query handlers on `commands` and `queries` (build repositories on
+   * `store` with `registry`); returns state readers by aggregate type, for `GET /aggregates/{type}/{id}`
+   * and `fabula state` (`{}` when there are none).
+   */
   setup(context: AppContext): { aggregates?: Record<string, StateReader> };
 }
 
@@ -57,5 +62,9 @@ export interface AppDefinition {
  * ```
  */
 export function defineApp(definition: AppDefinition): AppDefinition {
-  return definition;
+  return {
+    ...definition,
+    // Its projections see events upcast by its registry, as its aggregates do.
+    projections: (definition.projections ?? []).map((projection) => withRegistry(projection, definition.registry)),
+  };
 }

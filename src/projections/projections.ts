@@ -16,6 +16,8 @@ import { consumerSql, type ConsumerSql } from '../processing/sql.js';
 import { validateProjectionName, type ProjectionDefinition, type ProjectionInfo } from './define.js';
 import { readDocuments, type ReadDocuments } from './documents.js';
 import { inlineHandler } from './inline.js';
+import { currentEvents, type CurrentEvents } from './current-events.js';
+import type { EventRegistry } from '../core/event-registry.js';
 import { instanceSchemaName, qualifiedTable } from './naming.js';
 import { createRebuild, register } from './registry.js';
 import { runInstance, type InstanceRef, type RunnerEvent } from './instance.js';
@@ -36,6 +38,12 @@ export interface ProjectionsOptions {
   retiredDropDelayMs?: number;
   /** Names this daemon in leases and status. Default host:pid:random. */
   owner?: string;
+  /**
+   * The application's event registry: stored events reach the handlers upcast to their current version.
+   * Needed once any event has a version above 1 (a projection given such an event without one fails,
+   * saying so); a projection defined with a registry of its own uses that. `defineApp` passes its own.
+   */
+  registry?: EventRegistry;
 }
 
 export type ProgressEvent = Extract<RunnerEvent, { kind: 'progress' }>;
@@ -87,6 +95,7 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   private consumerSql: ConsumerSql | null = null;
   private running: { daemon: ConsumerDaemon; done: Promise<void> } | null = null;
   private readonly checkpoints = new Wakeup();
+  private readonly registry: EventRegistry | undefined;
 
   constructor(definitions: readonly ProjectionDefinition[] = [], options: ProjectionsOptions = {}) {
     super();
@@ -105,7 +114,13 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     this.retiredDropDelayMs =
       validatePositiveInteger(options.retiredDropDelayMs, 'retiredDropDelayMs', 0) ?? DEFAULT_RETIRED_DROP_DELAY_MS;
     this.owner = owner;
-    this.inlineHandler = inlineHandler(this.definitions);
+    this.registry = options.registry;
+    this.inlineHandler = inlineHandler(this.definitions, (d) => this.currentEvents(d));
+  }
+
+  /** How `definition`'s handler is given stored events: upcast by its registry, or this one's. */
+  currentEvents(definition: ProjectionDefinition): CurrentEvents {
+    return currentEvents(definition.registry ?? this.registry, definition.name);
   }
 
   /** Who consumes which events, as plain data. */
@@ -183,7 +198,9 @@ export class Projections extends EventEmitter<ProjectionEvents> {
       for (const row of rows) {
         if (row.version !== definition.version || row.phase === 'retired' || daemon.has(row.consumer_id)) continue;
         if (daemon.signal.aborted) return;
-        runInstance(daemon, this.sql!, definition, row, this.retiredDropDelayMs, (event) => this.forward(event));
+        runInstance(daemon, this.sql!, definition, row, this.retiredDropDelayMs, this.currentEvents(definition), (event) =>
+          this.forward(event),
+        );
       }
     }
   }
