@@ -39,7 +39,7 @@ export async function loadApp(options: GlobalOptions): Promise<AppDefinition> {
 }
 
 /** The application when `--app` / `$FABULA_APP` names one, else undefined (commands that work on the store alone). */
-async function loadAppIfGiven(options: GlobalOptions): Promise<AppDefinition | undefined> {
+export async function loadAppIfGiven(options: GlobalOptions): Promise<AppDefinition | undefined> {
   if (!options.app) return undefined;
   const file = path.resolve(options.app);
   if (TYPESCRIPT.test(file)) await enableTypeScript(options.app);

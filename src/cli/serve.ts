@@ -10,6 +10,7 @@ import type { Caller } from '../server/context.js';
 import { startService } from '../server/service.js';
 import { loadApp, type GlobalOptions } from './context.js';
 import { intOption } from './options.js';
+import { logProjections } from './projection-logs.js';
 
 export function serveCommand(program: Command, globals: () => GlobalOptions) {
   program
@@ -32,6 +33,7 @@ export function serveCommand(program: Command, globals: () => GlobalOptions) {
         logger,
         tokens: parseTokens(process.env.FABULA_API_TOKENS),
       });
+      logProjections(service.projections, logger);
       logger.info(
         { url: service.url, store: g.databaseUrl ? 'postgres' : `embedded (${g.dataDir})`, docs: `${service.url}/docs` },
         `${app.name} is serving on ${service.url} (API docs: ${service.url}/docs)`,

@@ -4,11 +4,24 @@
  * observe and operate them (status, waitFor, rebuild, resume, parked events).
  */
 import { EventEmitter } from 'node:events';
-import { ProjectionFailedError, ProjectionNotFoundError, ProjectionTimeoutError, ValidationError } from '../core/errors.js';
+import {
+  ProjectionBuildingError,
+  ProjectionFailedError,
+  ProjectionNotFoundError,
+  ProjectionTimeoutError,
+  ValidationError,
+} from '../core/errors.js';
 import { validatePosition, validatePositiveInteger, validateStreamId } from '../core/validation.js';
 import type { EventStore, StoreInlineHandler } from '../store/event-store.js';
 import { Wakeup } from '../store/wakeup.js';
-import { notifyControl, pauseConsumers, requestParkedRetry, resumeConsumers, skipParkedEvent } from '../processing/control.js';
+import {
+  notifyControl,
+  pauseConsumers,
+  requestParkedRetry,
+  resumeConsumers,
+  skipFailedEvent,
+  skipParkedEvent,
+} from '../processing/control.js';
 import { ConsumerDaemon, validateDaemonOptions } from '../processing/daemon.js';
 import { waitForCheckpoint } from '../processing/wait-for-checkpoint.js';
 import type { RunnerSettings } from '../processing/runner.js';
@@ -320,6 +333,34 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     await this.notify(projection);
   }
 
+  /**
+   * Gives up on a poison event: the one the projection (policy `stop`) is stopped failed at, which it
+   * then moves past and runs on, or a parked event that failed (as `skipParked`). The event is never
+   * applied; its read model goes on without it.
+   */
+  async skip(projection: string, position: bigint): Promise<'failed' | 'parked'> {
+    const { store, consumers } = this.attached();
+    const ids = await this.consumerIds(projection);
+    const at = validatePosition(position, 'position')!;
+    if ((await skipFailedEvent(store.sql, consumers, ids, at)) > 0) {
+      await this.notify(projection);
+      return 'failed';
+    }
+    const failedAt = (await this.status()).filter((s) => s.name === projection && s.failedPosition !== null);
+    try {
+      await skipParkedEvent(store.sql, consumers, ids, at, projection);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const hint = failedAt.length > 0 ? `it is stopped at ${failedAt.map((s) => s.failedPosition).join(', ')}` : 'it is not stopped failed';
+      throw new ValidationError(
+        'position',
+        `${at} is neither the event "${projection}" is stopped failed at nor a parked event that failed (${hint}; see fabula projections status)`,
+      );
+    }
+    await this.notify(projection);
+    return 'parked';
+  }
+
   /** The dead-letter table of a projection, oldest first. */
   async parkedEvents(projection: string): Promise<ParkedEvent[]> {
     const { store, sql } = this.attached();
@@ -344,7 +385,9 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   /**
    * A table of the projection's active version, schema-qualified and quoted, for queries:
    * `SELECT ... FROM ${await projections.table('orders-for-display', 'orders')}`. Look it up per query:
-   * it changes when a rebuild takes over.
+   * it changes when a rebuild takes over. When this process defines a newer version of the projection
+   * than the active one (new code during a blue/green build), its queries are written for tables that
+   * do not serve yet: this throws `ProjectionBuildingError` (HTTP 503) until the new version takes over.
    */
   async table(projection: string, table: string): Promise<string> {
     return qualifiedTable(await this.activeSchema(projection), table);
@@ -373,6 +416,9 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     validateProjectionName(projection, 'projection');
     const active = (await store.sql.query<InstanceRow>(sql.activeOf, [projection]))[0];
     if (!active) throw new ProjectionNotFoundError(projection);
+    // The version this code's queries are written for; older code reads the newer active version.
+    const mine = Math.max(0, ...this.definitions.filter((d) => d.name === projection).map((d) => d.version));
+    if (mine > active.version) throw new ProjectionBuildingError(projection, mine, active.version);
     return active.schema_name;
   }
 
