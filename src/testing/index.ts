@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Aggregate, AggregateClass, Decider } from '../core/aggregate.js';
-import { decideEvents, evolveAll } from '../core/aggregate.js';
+import { decideEvents, evolveAll, initialStateOf } from '../core/aggregate.js';
 import type { DomainEvent } from '../core/event-registry.js';
 import { CommandBus, type ExecuteOptions } from '../write/command-bus.js';
 import type { EventRegistry } from '../core/event-registry.js';
@@ -49,7 +49,7 @@ function checkError(thrown: unknown, expectation: ErrorExpectation, what: string
 export function deciderSpec<Command, Event extends DomainEvent, State>(decider: Decider<Command, Event, State>) {
   return {
     given(history: readonly Event[]) {
-      const state = evolveAll(decider, decider.initialState, history);
+      const state = evolveAll(decider, initialStateOf(decider), history);
       return {
         when(command: Command) {
           const run = () => decideEvents(decider, command, state);

@@ -6,7 +6,7 @@
  * with the loaded version as `expectedVersion`, so a concurrent writer makes the save fail with
  * `ConcurrencyError` instead of overwriting.
  */
-import { decideEvents, evolveAll, type Aggregate, type AggregateClass, type Decider } from '../core/aggregate.js';
+import { decideEvents, evolveAll, initialStateOf, type Aggregate, type AggregateClass, type Decider } from '../core/aggregate.js';
 import { ConcurrencyError, StreamDeletedError, ValidationError } from '../core/errors.js';
 import type { DomainEvent, EventRegistry, StoredDomainEvent } from '../core/event-registry.js';
 import type { AppendResult, EventMetadata } from '../core/events.js';
@@ -239,7 +239,7 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
       {
         snapshotType: options.name,
         snapshotVersion: decider.snapshotVersion ?? 1,
-        initial: () => decider.initialState,
+        initial: () => initialStateOf(decider),
         evolve: (state, events) => evolveAll(decider, state, events as unknown as Event[]),
         toSnapshot: (state) => state,
         fromSnapshot: (snapshot) => snapshot as State,
