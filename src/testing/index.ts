@@ -28,6 +28,9 @@ import { createPgliteClient, pgliteClient } from '../store/drivers/pglite.js';
 import type { SqlClient } from '../store/sql-client.js';
 
 export { fillStore, type FillOptions } from './fill-store.js';
+import type { AppDefinition } from '../app-definition.js';
+import { createProjections } from '../projections/projections.js';
+import { QueryBus } from '../queries/query-bus.js';
 
 type ErrorExpectation = (new (...args: any[]) => Error) | ((error: unknown) => boolean);
 
@@ -162,11 +165,21 @@ function imageCacheFile(): string | null {
   }
 }
 
+type SpecSetup = (context: { store: EventStore; bus: CommandBus }) => { registry: EventRegistry };
+
 /**
- * Given/when/then through the real command bus and store. `setup` registers the domain's commands
- * (for example `registerBank`) and returns the registry used to encode the given events.
+ * Given/when/then through the real command bus and store. Pass your application (`defineApp(...)`: its
+ * `setup` registers the commands, its registry encodes the given events), or a function that registers
+ * the commands on `bus` (for example `registerBank`) and returns the registry.
  */
-export function commandSpec(setup: (context: { store: EventStore; bus: CommandBus }) => { registry: EventRegistry }) {
+export function commandSpec(app: AppDefinition | SpecSetup) {
+  const setup: SpecSetup =
+    typeof app === 'function'
+      ? app
+      : ({ store, bus }) => {
+          app.setup({ store, commands: bus, queries: new QueryBus(), registry: app.registry, projections: createProjections([]) });
+          return app;
+        };
   return {
     given(streamId: string, history: readonly DomainEvent[]) {
       return {

@@ -25,7 +25,7 @@ const mayImport: Record<string, readonly string[]> = {
   'app-definition.ts': ['core', 'store', 'projections', 'write', 'queries'],
   server: ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts'],
   cli: ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts', 'server'],
-  testing: ['core', 'store', 'write'],
+  testing: ['core', 'store', 'write', 'queries', 'projections', 'app-definition.ts'],
   'index.ts': ['core', 'store', 'processing', 'projections', 'write', 'queries', 'app-definition.ts'],
 };
 
