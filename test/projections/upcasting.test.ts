@@ -11,10 +11,12 @@ import {
   defineLiveProjection,
   defineProjection,
   EventRegistry,
+  ProjectionBuildingError,
   replayDryRun,
   runLiveProjection,
   type EventStore,
 } from '../../src/index.js';
+import { toHttpError } from '../../src/server/http-errors.js';
 import { drivers } from '../support/drivers.js';
 import { projectionsFactory, waitUntil } from './support.js';
 
@@ -83,10 +85,21 @@ describe.each(drivers)('projections see upcast events (%s)', (driver) => {
     const registry = registryV2();
     const app = defineApp({ name: 'library', registry, projections: [loansV2()], setup: () => ({}) });
     const v2 = factory.projections(app.projections!); // the registry comes with defineApp
+    // The new code's queries are written for v2's table: until v2 takes over they are told so (503), not
+    // handed v1's table; the old code still reads v1.
+    v2.attach(store);
+    const building = await v2.table('loans', 'loans').catch((e: unknown) => e);
+    expect(building).toBeInstanceOf(ProjectionBuildingError);
+    expect(building).toMatchObject({ code: 'projection_building', version: 2, activeVersion: 1 });
+    expect((building as Error).message).toMatch(/"loans" v2, the version this code reads, is still being built beside v1/);
+    expect(toHttpError(building, 'r1')).toMatchObject({ status: 503, body: { code: 'projection_building' } });
+    expect(await v1.table('loans', 'loans')).toContain('_v1');
     const activated = new Promise((resolve) => v2.once('activated', resolve));
     await v2.start(store);
     await activated;
     await v1.stop();
+    expect(await v2.table('loans', 'loans')).toContain('_v2');
+    expect(await v1.table('loans', 'loans')).toContain('_v2'); // old code reads the newer active version
     const { lastPosition } = await store.append('book-new', [
       registry.encode(BookBorrowedV2.create({ bookId: 'new', memberId: 'm9', loanDays: 7 })),
     ]);
