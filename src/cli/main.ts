@@ -8,6 +8,7 @@
 import { Command, Option } from 'commander';
 import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
+import { prepareEvents, validateExpectedVersion, validateStreamId } from '../core/validation.js';
 import { checkConsistency } from '../store/consistency.js';
 import { latestSchemaVersion } from '../store/migrations.js';
 import { jsonReplacer, loadApp, loadAppIfGiven, output, openStore, reportError, withStore, type GlobalOptions } from './context.js';
@@ -74,10 +75,14 @@ program
         data: parseJson(data ?? '{}', 'data'),
         ...(options.metadata ? { metadata: parseJson(options.metadata, '--metadata') as Record<string, unknown> } : {}),
       };
-      // With the application, the event must keep its contract (known type, valid data), unless --force.
       const app = await loadAppIfGiven(globals());
-      const checked = app ? validateForAppend(app, event, options.force === true) : event;
       await withStore(globals(), async (store) => {
+        // The store's own checks first (they name the argument), then, with the application, the
+        // event's contract (a known type, valid data), unless --force.
+        validateStreamId(stream, store.limits);
+        validateExpectedVersion(expectedVersion);
+        prepareEvents([event], store.limits);
+        const checked = app ? validateForAppend(app, event, options.force === true) : event;
         const result = await store.append(stream, [checked], { expectedVersion: expectedVersion as never });
         output(
           globals(),

@@ -1,24 +1,32 @@
 /**
  * What `fabula serve` logs about its projections: a failure, a parked event, a build starting, its
- * progress (at most every `progressEveryMs` per build), a new version taking over, daemon faults.
+ * progress (at most every `progressEveryMs` per build), a new version taking over, daemon faults. An
+ * active projection's progress is logged only while it is far behind (catching up after a pause or a
+ * downtime), not batch after batch in normal running.
  */
 import type { Logger } from 'pino';
 import type { InstanceRef } from '../projections/instance.js';
 import type { Projections } from '../projections/projections.js';
 
 const label = (r: InstanceRef) => `${r.projection} v${r.version}${r.build ? ` (build ${r.build})` : ''}`;
+/** Events behind the head from which an active projection's progress is worth a log line. */
+const FAR_BEHIND = 1_000n;
 const key = (r: InstanceRef) => `${r.projection}\u0000${r.version}\u0000${r.build}`;
 
 export function logProjections(projections: Projections, logger: Logger, progressEveryMs = 10_000): () => void {
   const lastProgress = new Map<string, number>();
   const onProgress: Parameters<typeof projections.on<'progress'>>[1] = (e) => {
     const ref = { projection: e.projection, version: e.version, build: e.build };
+    if (e.phase === 'active' && e.total - e.done < FAR_BEHIND) {
+      lastProgress.delete(key(ref)); // caught up: a later fall behind is news again
+      return;
+    }
     const seen = lastProgress.get(key(ref));
     const fields = { ...ref, done: String(e.done), total: String(e.total), eventsPerSecond: Math.round(e.eventsPerSecond) };
     if (seen === undefined) {
       lastProgress.set(key(ref), Date.now());
       if (e.phase === 'building') logger.info(fields, `projection ${label(ref)}: building from the start of the log`);
-      else logger.info(fields, `projection ${label(ref)}: catching up`);
+      else logger.info(fields, `projection ${label(ref)}: catching up, ${e.total - e.done} events behind`);
       return;
     }
     if (Date.now() - seen < progressEveryMs) return;

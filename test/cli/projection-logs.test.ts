@@ -60,15 +60,28 @@ describe.each(drivers)('projection logs of fabula serve (%s)', (driver) => {
     expect(parked.msg).toMatch(new RegExp(`^projection parker v1 parked the event at position ${poison.lastPosition} \\(stream "acct-1"\\)`));
   });
 
-  it('throttles progress lines per build', async () => {
+  it('throttles progress lines per build, and is quiet about an active projection keeping up', async () => {
     const store = await factory.open();
     await deposit(store, 400, { streams: 4, perAppend: 20 });
     const { logger, messages } = memoryLogger();
-    const projections = factory.projections([counters()], { batchSize: 20 });
-    logProjections(projections, logger, 60_000);
-    await projections.start(store);
-    await projections.waitFor('counters', await store.headPosition());
-    // 20 batches; one line when the work began, none of the throttled ones within a minute.
-    expect(messages().filter((m) => m.startsWith('projection counters v1'))).toHaveLength(1);
+    const v1 = factory.projections([counters()], { batchSize: 20 });
+    logProjections(v1, logger, 0);
+    await v1.start(store);
+    await v1.waitFor('counters', await store.headPosition());
+    await deposit(store, 100, { streams: 4, perAppend: 5 });
+    await v1.waitFor('counters', await store.headPosition());
+    expect(messages()).toEqual([]); // 25 batches, never far behind
+    await v1.stop();
+
+    const v2 = factory.projections([counters({ version: 2 })], { batchSize: 20 });
+    logProjections(v2, logger, 60_000);
+    const activated = new Promise((resolve) => v2.once('activated', resolve));
+    await v2.start(store);
+    await activated;
+    // 25 batches: the start, none of the throttled ones within a minute, the take-over.
+    expect(messages()).toEqual([
+      'projection counters v2: building from the start of the log',
+      'projection counters v2 caught up and now serves reads (older versions retired)',
+    ]);
   });
 });
