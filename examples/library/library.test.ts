@@ -4,6 +4,7 @@
  * `BookBorrowed` stored at version 1 read through the upcaster.
  */
 import { describe, expect, it } from 'vitest';
+import { defineApp, defineEvent, EventRegistry } from '../../src/index.js';
 import { DomainError, startServiceForTests } from './test-support.js';
 import { aggregateSpec, commandSpec, deciderSpec } from '../../src/testing/index.js';
 import { Book } from './book.js';
@@ -41,6 +42,17 @@ describe('library rules', () => {
       .given('book-b1', [added])
       .when('BorrowBook', { bookId: 'b1', memberId: 'm1' })
       .then([BookBorrowed.create({ bookId: 'b1', memberId: 'm1', loanDays: 21 })]);
+  });
+});
+
+describe('start-up', () => {
+  it('refuses an app whose registry misses an upcaster, naming the event and the version, before opening anything', async () => {
+    const BookBorrowedV3 = defineEvent('BookBorrowed', { version: 3, schema: BookBorrowed.schema });
+    const registry = new EventRegistry().register(BookBorrowedV3).upcast('BookBorrowed', 1, (d) => d);
+    const broken = defineApp({ ...app, registry });
+    await expect(startServiceForTests(broken, { dataDir: '/nonexistent/never-opened', schema: 'fabula' })).rejects.toThrow(
+      "event BookBorrowed is at version 3 but has no upcaster from version 2; add registry.upcast('BookBorrowed', 2, ...)",
+    );
   });
 });
 
