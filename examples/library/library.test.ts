@@ -19,7 +19,10 @@ const borrowed = BookBorrowed.create({ bookId: 'b1', memberId: 'm1', loanDays: 1
 
 describe('library rules', () => {
   it('lends a book to one member at a time', () => {
-    aggregateSpec(Book, 'b1').given([added]).when((book) => book.borrow('m1', 14)).then([borrowed]);
+    aggregateSpec(Book, 'b1')
+      .given([added])
+      .when((book) => book.borrow('m1', 14))
+      .then([borrowed]);
     aggregateSpec(Book, 'b1')
       .given([added, borrowed])
       .when((book) => book.borrow('m2', 14))
@@ -33,7 +36,10 @@ describe('library rules', () => {
   it('suspends only active members', () => {
     const joined = MemberJoined.create({ memberId: 'm1', name: 'Ada' });
     const suspend = { type: 'SuspendMember' as const, data: { memberId: 'm1', reason: 'late returns' } };
-    deciderSpec(member).given([joined]).when(suspend).then([MemberSuspended.create(suspend.data)]);
+    deciderSpec(member)
+      .given([joined])
+      .when(suspend)
+      .then([MemberSuspended.create(suspend.data)]);
     deciderSpec(member).given([]).when(suspend).thenThrows(DomainError);
   });
 
@@ -87,7 +93,9 @@ describe.each(drivers)('the library app served (%s)', (driver) => {
         ['b2', 21], // the upcaster's default
       ]);
       expect((await service.call('GET', '/aggregates/book/b2')).json).toMatchObject({ state: { onLoanTo: 'm1' } });
-      expect((await service.call('GET', '/aggregates/member/m1')).json).toMatchObject({ state: { status: 'active', name: 'Ada' } });
+      expect((await service.call('GET', '/aggregates/member/m1')).json).toMatchObject({
+        state: { status: 'active', name: 'Ada' },
+      });
     } finally {
       await service.close();
     }

@@ -19,7 +19,8 @@ export const member = defineDecider<MemberCommand, MemberEvent, MemberState>({
         if (state.status !== 'none') throw new DomainError(`${command.data.memberId} is a member already`, 'member_exists');
         return MemberJoined.create(command.data);
       case 'SuspendMember':
-        if (state.status !== 'active') throw new DomainError(`${command.data.memberId} is not an active member`, 'member_not_active');
+        if (state.status !== 'active')
+          throw new DomainError(`${command.data.memberId} is not an active member`, 'member_not_active');
         return MemberSuspended.create(command.data);
     }
   },

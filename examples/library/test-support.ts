@@ -4,7 +4,10 @@ import { startService } from '../../src/server/service.js';
 
 export { DomainError };
 
-export async function startServiceForTests(app: AppDefinition, where: { databaseUrl?: string; dataDir?: string; schema: string }) {
+export async function startServiceForTests(
+  app: AppDefinition,
+  where: { databaseUrl?: string; dataDir?: string; schema: string },
+) {
   const service = await startService({ app, ...where, port: 0, projectionOptions: { pollIntervalMs: 100 } });
   return {
     store: service.store,

@@ -19,7 +19,10 @@ export function validateForAppend(app: AppDefinition, event: NewEvent, force: bo
       .all()
       .map((d) => d.type)
       .join(', ');
-    problem = new ValidationError('type', `${app.name} has no event type ${JSON.stringify(event.type)} (known: ${known || 'none'})`);
+    problem = new ValidationError(
+      'type',
+      `${app.name} has no event type ${JSON.stringify(event.type)} (known: ${known || 'none'})`,
+    );
   } else {
     const definition = registry.definition(event.type);
     const parsed = definition.schema.safeParse(event.data);
@@ -27,7 +30,10 @@ export function validateForAppend(app: AppDefinition, event: NewEvent, force: bo
     problem = zodIssueToValidationError(parsed.error, `data(${event.type} v${definition.version})`);
   }
   if (!force) {
-    throw new ValidationError(problem.field, `${problem.message.slice(problem.field.length + 2)}; nothing was appended (--force appends it anyway)`);
+    throw new ValidationError(
+      problem.field,
+      `${problem.message.slice(problem.field.length + 2)}; nothing was appended (--force appends it anyway)`,
+    );
   }
   process.stderr.write(`warning: appending anyway (--force), although ${problem.message}\n`);
   return registry.has(event.type) ? { ...event, schemaVersion: registry.definition(event.type).version } : event;

@@ -11,7 +11,16 @@ import type { RecordedEvent } from '../core/events.js';
 import { prepareEvents, validateExpectedVersion, validateStreamId } from '../core/validation.js';
 import { checkConsistency } from '../store/consistency.js';
 import { latestSchemaVersion } from '../store/migrations.js';
-import { jsonReplacer, loadApp, loadAppIfGiven, output, openStore, reportError, withStore, type GlobalOptions } from './context.js';
+import {
+  jsonReplacer,
+  loadApp,
+  loadAppIfGiven,
+  output,
+  openStore,
+  reportError,
+  withStore,
+  type GlobalOptions,
+} from './context.js';
 import { checkEventContracts, validateForAppend } from './contracts.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';

@@ -46,12 +46,22 @@ export function logProjections(projections: Projections, logger: Logger, progres
   };
   const onParked: Parameters<typeof projections.on<'parked'>>[1] = (e) => {
     logger.warn(
-      { projection: e.projection, version: e.version, build: e.build, position: String(e.position), streamId: e.streamId, error: e.error },
+      {
+        projection: e.projection,
+        version: e.version,
+        build: e.build,
+        position: String(e.position),
+        streamId: e.streamId,
+        error: e.error,
+      },
       `projection ${label(e)} parked the event at position ${e.position} (stream "${e.streamId}"): ${e.error}`,
     );
   };
   const onError: Parameters<typeof projections.on<'error'>>[1] = (e) => {
-    logger.warn({ projection: e.projection, version: e.version, err: e.error }, `projection ${label(e)}: ${String((e.error as Error)?.message ?? e.error)} (retrying)`);
+    logger.warn(
+      { projection: e.projection, version: e.version, err: e.error },
+      `projection ${label(e)}: ${String((e.error as Error)?.message ?? e.error)} (retrying)`,
+    );
   };
   projections.on('progress', onProgress);
   projections.on('activated', onActivated);

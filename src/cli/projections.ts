@@ -172,13 +172,10 @@ export function skipCommand(group: Command, globals: () => GlobalOptions) {
       await withProjections(globals(), async (projections) => {
         known(projections, name);
         const skipped = await projections.skip(name, at);
-        output(
-          globals(),
-          { projection: name, position: at, skipped },
-          () =>
-            skipped === 'failed'
-              ? `${name} skips the event at position ${at} and runs on from there (a running daemon carries on at once)`
-              : `${name} skips the parked event at position ${at}; the events of its stream behind it go ahead`,
+        output(globals(), { projection: name, position: at, skipped }, () =>
+          skipped === 'failed'
+            ? `${name} skips the event at position ${at} and runs on from there (a running daemon carries on at once)`
+            : `${name} skips the parked event at position ${at}; the events of its stream behind it go ahead`,
         );
       });
     });

@@ -213,7 +213,10 @@ export class EventRegistry {
     }
     const parsed = definition.schema.safeParse(current.data);
     if (parsed.success) return null;
-    const issue = zodIssueToValidationError(parsed.error, `${event.type} v${event.schemaVersion}${event.schemaVersion === definition.version ? '' : ` (upcast to v${definition.version})`} data`);
+    const issue = zodIssueToValidationError(
+      parsed.error,
+      `${event.type} v${event.schemaVersion}${event.schemaVersion === definition.version ? '' : ` (upcast to v${definition.version})`} data`,
+    );
     return issue.message;
   }
 

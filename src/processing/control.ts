@@ -51,7 +51,12 @@ export async function requestParkedRetry(
  * Gives up on the event a consumer under the `stop` policy failed on: it moves past it, never handling
  * it, and runs on. Returns how many consumers were stopped at that position.
  */
-export async function skipFailedEvent(sql: SqlExecutor, statements: ConsumerSql, ids: string[], position: bigint): Promise<number> {
+export async function skipFailedEvent(
+  sql: SqlExecutor,
+  statements: ConsumerSql,
+  ids: string[],
+  position: bigint,
+): Promise<number> {
   return (await sql.query(statements.skipFailed, [ids, position])).length;
 }
 

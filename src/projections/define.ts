@@ -145,7 +145,10 @@ export function defineProjection<M extends EventDataMap = EventDataMap>(options:
   const retry = validateRetry(options.retry);
   const description = options.description ?? null;
   if (description !== null && typeof description !== 'string') throw new ValidationError('description', 'must be a string');
-  if (options.registry !== undefined && typeof (options.registry as Partial<EventRegistry> | null)?.toCurrentVersion !== 'function') {
+  if (
+    options.registry !== undefined &&
+    typeof (options.registry as Partial<EventRegistry> | null)?.toCurrentVersion !== 'function'
+  ) {
     throw new ValidationError('registry', 'must be an EventRegistry');
   }
 

@@ -351,7 +351,8 @@ export class Projections extends EventEmitter<ProjectionEvents> {
       await skipParkedEvent(store.sql, consumers, ids, at, projection);
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
-      const hint = failedAt.length > 0 ? `it is stopped at ${failedAt.map((s) => s.failedPosition).join(', ')}` : 'it is not stopped failed';
+      const hint =
+        failedAt.length > 0 ? `it is stopped at ${failedAt.map((s) => s.failedPosition).join(', ')}` : 'it is not stopped failed';
       throw new ValidationError(
         'position',
         `${at} is neither the event "${projection}" is stopped failed at nor a parked event that failed (${hint}; see fabula projections status)`,

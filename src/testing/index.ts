@@ -177,7 +177,13 @@ export function commandSpec(app: AppDefinition | SpecSetup) {
     typeof app === 'function'
       ? app
       : ({ store, bus }) => {
-          app.setup({ store, commands: bus, queries: new QueryBus(), registry: app.registry, projections: createProjections([]) });
+          app.setup({
+            store,
+            commands: bus,
+            queries: new QueryBus(),
+            registry: app.registry,
+            projections: createProjections([]),
+          });
           return app;
         };
   return {

@@ -196,15 +196,15 @@ export class CommandBus {
    * once: `bus.registerDecider([BorrowBook, ReturnBook], { repository, streamId: (c) => \`book-${c.bookId}\` })`
    * (`streamId` and `toCommand` get the union of the commands' data).
    */
-  registerDecider<Type extends string, Data>(definition: CommandDefinition<Type, Data>, handler: DeciderHandler<Data, Type>): this;
+  registerDecider<Type extends string, Data>(
+    definition: CommandDefinition<Type, Data>,
+    handler: DeciderHandler<Data, Type>,
+  ): this;
   registerDecider<const Definitions extends readonly CommandDefinition<string, any>[]>(
     definitions: Definitions,
     handler: DeciderHandler<DataOf<Definitions[number]>, Definitions[number]['type']>,
   ): this;
-  registerDecider(
-    definitions: CommandDefinition | readonly CommandDefinition[],
-    handler: DeciderHandler<unknown, string>,
-  ): this {
+  registerDecider(definitions: CommandDefinition | readonly CommandDefinition[], handler: DeciderHandler<unknown, string>): this {
     if (!Array.isArray(definitions)) return this.registerOneDecider(definitions as CommandDefinition, handler);
     if (definitions.length === 0) throw new ValidationError('definitions', 'give at least one command definition');
     const taken = definitions.find((d) => this.registrations.has(d.type));

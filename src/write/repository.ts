@@ -74,7 +74,11 @@ class StateLoader<State> {
   }
 
   /** The current state for a command: from the cache when this process has it (`cached`), else loaded. */
-  async loadForCommand(streamId: string, id: string, fresh: boolean): Promise<{ state: State; version: number; cached: boolean }> {
+  async loadForCommand(
+    streamId: string,
+    id: string,
+    fresh: boolean,
+  ): Promise<{ state: State; version: number; cached: boolean }> {
     const entry = fresh ? undefined : this.cache?.get(streamId);
     if (entry) {
       const state = this.model.fromSnapshot(this.registry.transcoder.decode(entry.encoded), entry.version, id);
@@ -280,7 +284,10 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
       let result: AppendResult;
       try {
         result = await appendOrForget(this.loader, streamId, () =>
-          this.store.append(streamId, encoded, { expectedVersion: version === 0 ? 'no_stream' : version, newIds: options.newIds }),
+          this.store.append(streamId, encoded, {
+            expectedVersion: version === 0 ? 'no_stream' : version,
+            newIds: options.newIds,
+          }),
         );
       } catch (error) {
         if (cached && error instanceof ConcurrencyError) return null;

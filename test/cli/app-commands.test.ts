@@ -55,18 +55,27 @@ const poisoned = defineProjection({
 const slow = defineProjection({ name: 'slow', version: 1, handles: ['Counted'], apply: async () => {} });
 
 function openAt(where: StoreLocation): Promise<EventStore> {
-  return openEventStore(where.databaseUrl ? { connectionString: where.databaseUrl, schema: where.schema } : { dataDir: where.dataDir! });
+  return openEventStore(
+    where.databaseUrl ? { connectionString: where.databaseUrl, schema: where.schema } : { dataDir: where.dataDir! },
+  );
 }
 
 /** Runs `definitions` in this process until `until` holds, then stops and closes (the embedded folder is free again). */
-async function runProjections(where: StoreLocation, definitions: ProjectionDefinition[], until: (s: Awaited<ReturnType<ReturnType<typeof createProjections>['status']>>) => boolean) {
+async function runProjections(
+  where: StoreLocation,
+  definitions: ProjectionDefinition[],
+  until: (s: Awaited<ReturnType<ReturnType<typeof createProjections>['status']>>) => boolean,
+) {
   const store = await openAt(where);
   const projections = createProjections(definitions, { pollIntervalMs: 50 });
   try {
     await projections.start(store);
     const deadline = Date.now() + 20_000;
     while (!until(await projections.status())) {
-      if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(await projections.status(), (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out: ${JSON.stringify(await projections.status(), (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
     return await projections.status();
@@ -92,9 +101,18 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('error: type: library has no event type "BookLost" (known: BookAdded, BookBorrowed,');
     expect(unknown.stderr).toContain('nothing was appended (--force appends it anyway)');
-    const invalid = await run(where, ...app, 'append', 'book-b1', 'BookBorrowed', '{"bookId":"b1","memberId":"m1","loanDays":"soon"}');
+    const invalid = await run(
+      where,
+      ...app,
+      'append',
+      'book-b1',
+      'BookBorrowed',
+      '{"bookId":"b1","memberId":"m1","loanDays":"soon"}',
+    );
     expect(invalid.code).toBe(2);
-    expect(invalid.stderr).toMatch(/error: data\(BookBorrowed v2\)\.loanDays: .*nothing was appended \(--force appends it anyway\)/);
+    expect(invalid.stderr).toMatch(
+      /error: data\(BookBorrowed v2\)\.loanDays: .*nothing was appended \(--force appends it anyway\)/,
+    );
     // Nothing was appended; the store alone (no --app) takes anything.
     expect(JSON.parse((await run(where, '--json', 'read', 'book-b1')).stdout)).toHaveLength(1);
 
@@ -109,7 +127,9 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     expect(check.code).toBe(1);
     expect(check.stdout).toContain('INCONSISTENT (2 findings)');
     expect(check.stdout).toContain('[event contracts] #2 book-b1 v2 BookLost (stored at version 1): unknown event type BookLost');
-    expect(check.stdout).toMatch(/\[event contracts\] #3 book-b2 v1 BookBorrowed \(stored at version 2\): BookBorrowed v2 data\.memberId: /);
+    expect(check.stdout).toMatch(
+      /\[event contracts\] #3 book-b2 v1 BookBorrowed \(stored at version 2\): BookBorrowed v2 data\.memberId: /,
+    );
     expect(check.stdout).not.toContain('book-b3');
   });
 
@@ -128,7 +148,9 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     );
     const wrong = await run(where, '--app', opsApp, 'projections', 'skip', 'poisoned', String(last.lastPosition));
     expect(wrong.code).toBe(2);
-    expect(wrong.stderr).toContain(`${last.lastPosition} is neither the event "poisoned" is stopped failed at nor a parked event that failed (it is stopped at ${poison.lastPosition}`);
+    expect(wrong.stderr).toContain(
+      `${last.lastPosition} is neither the event "poisoned" is stopped failed at nor a parked event that failed (it is stopped at ${poison.lastPosition}`,
+    );
     const skipped = await run(where, '--app', opsApp, 'projections', 'skip', 'poisoned', String(poison.lastPosition));
     expect(skipped).toMatchObject({ code: 0 });
     expect(skipped.stdout).toContain(`poisoned skips the event at position ${poison.lastPosition}`);
@@ -141,14 +163,19 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     const where = location(driver);
     const store = await openAt(where);
     for (let i = 0; i < 40; i++) {
-      await store.append(`count-${i}`, Array.from({ length: 100 }, () => ({ type: 'Counted', data: {} })));
+      await store.append(
+        `count-${i}`,
+        Array.from({ length: 100 }, () => ({ type: 'Counted', data: {} })),
+      );
     }
     await store.close();
     await runProjections(where, [slow], (all) => all[0]?.lagEvents === 0 && all[0].status === 'running');
 
     const args = [...(where.databaseUrl ? ['--schema', where.schema] : []), '--app', opsApp, 'projections', 'rebuild', 'slow'];
     const env = Object.fromEntries(
-      Object.entries({ ...process.env, DATABASE_URL: undefined, FABULA_DATA_DIR: undefined, ...target(where) }).filter(([, v]) => v !== undefined),
+      Object.entries({ ...process.env, DATABASE_URL: undefined, FABULA_DATA_DIR: undefined, ...target(where) }).filter(
+        ([, v]) => v !== undefined,
+      ),
     ) as NodeJS.ProcessEnv;
     const child = spawn(process.execPath, [fabulaBin, ...args], { cwd: root, env });
     let stderr = '';
@@ -157,9 +184,15 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     await new Promise((r) => setTimeout(r, 4_000)); // 4,000 events at 2 ms each: still building
     child.kill('SIGINT');
     expect(await exited).toBe(130);
-    expect(stderr).toMatch(/interrupted: the rebuild of slow stopped at position \d+ of 4000 and keeps what it has done; run "fabula projections rebuild slow" again to resume it/);
+    expect(stderr).toMatch(
+      /interrupted: the rebuild of slow stopped at position \d+ of 4000 and keeps what it has done; run "fabula projections rebuild slow" again to resume it/,
+    );
 
-    const status = JSON.parse((await run(where, '--json', '--app', opsApp, 'projections', 'status')).stdout) as Array<{ build: number; phase: string; checkpoint: string }>;
+    const status = JSON.parse((await run(where, '--json', '--app', opsApp, 'projections', 'status')).stdout) as Array<{
+      build: number;
+      phase: string;
+      checkpoint: string;
+    }>;
     const build = status.find((s) => s.build === 1)!;
     expect(build.phase).toBe('building');
     expect(BigInt(build.checkpoint)).toBeGreaterThan(0n);
@@ -172,7 +205,9 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     await store.close();
     const args = [...(where.databaseUrl ? ['--schema', where.schema] : []), 'tail'];
     const env = Object.fromEntries(
-      Object.entries({ ...process.env, DATABASE_URL: undefined, FABULA_DATA_DIR: undefined, ...target(where) }).filter(([, v]) => v !== undefined),
+      Object.entries({ ...process.env, DATABASE_URL: undefined, FABULA_DATA_DIR: undefined, ...target(where) }).filter(
+        ([, v]) => v !== undefined,
+      ),
     ) as NodeJS.ProcessEnv;
     const child = spawn(process.execPath, [fabulaBin, ...args], { cwd: root, env });
     let stderr = '';
@@ -201,6 +236,8 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     ]);
     const result = await run(where, '--app', broken, 'catalog');
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("error: event Renamed is at version 3 but has no upcaster from version 2; add registry.upcast('Renamed', 2, ...)");
+    expect(result.stderr).toContain(
+      "error: event Renamed is at version 3 but has no upcaster from version 2; add registry.upcast('Renamed', 2, ...)",
+    );
   });
 });

@@ -48,7 +48,11 @@ describe.each(drivers)('projection logs of fabula serve (%s)', (driver) => {
     logProjections(parking, logger, 0);
     await failing.start(store);
     await parking.start(store);
-    await waitUntil(() => lines.some((l) => l.level === 50) && lines.some((l) => l.level === 40), 20_000, 'the failure and the parking');
+    await waitUntil(
+      () => lines.some((l) => l.level === 50) && lines.some((l) => l.level === 40),
+      20_000,
+      'the failure and the parking',
+    );
     const failed = lines.find((l) => l.level === 50)!;
     expect(failed.msg).toMatch(
       new RegExp(
@@ -57,7 +61,9 @@ describe.each(drivers)('projection logs of fabula serve (%s)', (driver) => {
     );
     expect(failed).toMatchObject({ projection: 'stopper', position: String(poison.lastPosition) });
     const parked = lines.find((l) => l.level === 40)!;
-    expect(parked.msg).toMatch(new RegExp(`^projection parker v1 parked the event at position ${poison.lastPosition} \\(stream "acct-1"\\)`));
+    expect(parked.msg).toMatch(
+      new RegExp(`^projection parker v1 parked the event at position ${poison.lastPosition} \\(stream "acct-1"\\)`),
+    );
   });
 
   it('throttles progress lines per build, and is quiet about an active projection keeping up', async () => {

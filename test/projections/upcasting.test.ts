@@ -157,9 +157,7 @@ describe.each(drivers)('projections see upcast events (%s)', (driver) => {
 
   it('without a registry, a projection given an event stored above version 1 fails, saying to pass the registry', async () => {
     const store = await factory.open();
-    await store.append('book-1', [
-      registryV2().encode(BookBorrowedV2.create({ bookId: 'b1', memberId: 'm1', loanDays: 3 })),
-    ]);
+    await store.append('book-1', [registryV2().encode(BookBorrowedV2.create({ bookId: 'b1', memberId: 'm1', loanDays: 3 }))]);
     const projections = await factory.projections([loansV2()]).start(store);
     await waitUntil(async () => (await projections.status())[0]?.status === 'failed', 20_000, 'the projection to fail');
     const [status] = await projections.status();

@@ -19,7 +19,8 @@ const Borrowed = defineEvent('Borrowed', { schema: z.object({ bookId: z.string()
 const Returned = defineEvent('Returned', { schema: z.object({ bookId: z.string() }) });
 const Borrow = defineCommand('Borrow', { schema: z.object({ bookId: z.string(), memberId: z.string() }) });
 const Return = defineCommand('Return', { schema: z.object({ bookId: z.string() }) });
-type BookCommand = { type: 'Borrow'; data: z.infer<typeof Borrow.schema> } | { type: 'Return'; data: z.infer<typeof Return.schema> };
+type BookCommand =
+  { type: 'Borrow'; data: z.infer<typeof Borrow.schema> } | { type: 'Return'; data: z.infer<typeof Return.schema> };
 type BookEvent = EventOf<typeof Borrowed> | EventOf<typeof Returned>;
 /** `history` is mutated in place by evolve: the shape a shared initial state would leak. */
 type BookState = { history: string[]; onLoanTo: string | null };
@@ -36,7 +37,11 @@ const decide = (command: BookCommand, state: BookState): BookEvent => {
   if (!state.onLoanTo) throw new DomainError(`book ${command.data.bookId} is not on loan`, 'book_not_on_loan');
   return Returned.create(command.data);
 };
-const plainBook = defineDecider<BookCommand, BookEvent, BookState>({ initialState: { history: [], onLoanTo: null }, decide, evolve });
+const plainBook = defineDecider<BookCommand, BookEvent, BookState>({
+  initialState: { history: [], onLoanTo: null },
+  decide,
+  evolve,
+});
 const factoryBook = defineDecider<BookCommand, BookEvent, BookState>({
   initialState: () => ({ history: [], onLoanTo: null }),
   decide,
@@ -93,12 +98,14 @@ describe.each(drivers)('deciders (%s)', (driver) => {
       }
       expect(plainBook.initialState).toEqual({ history: [], onLoanTo: null });
       // The test kit starts from a fresh state too.
-      deciderSpec(decider).given([Borrowed.create({ bookId: 'x', memberId: 'm' })]).when({ type: 'Return', data: { bookId: 'x' } }).then([
-        Returned.create({ bookId: 'x' }),
-      ]);
-      deciderSpec(decider).given([]).when({ type: 'Borrow', data: { bookId: 'x', memberId: 'm' } }).then([
-        Borrowed.create({ bookId: 'x', memberId: 'm' }),
-      ]);
+      deciderSpec(decider)
+        .given([Borrowed.create({ bookId: 'x', memberId: 'm' })])
+        .when({ type: 'Return', data: { bookId: 'x' } })
+        .then([Returned.create({ bookId: 'x' })]);
+      deciderSpec(decider)
+        .given([])
+        .when({ type: 'Borrow', data: { bookId: 'x', memberId: 'm' } })
+        .then([Borrowed.create({ bookId: 'x', memberId: 'm' })]);
     });
   }
 });
