@@ -66,6 +66,9 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
         }
         // Run a daemon here too: it builds unless a server's daemon already holds the build's lease.
         await projections.start(store);
+        process.stderr.write(
+          `rebuilding ${name} (version ${started.version}, build ${started.build}); Ctrl-C stops it, and the next run resumes it\n`,
+        );
         const bar = globals().json
           ? null
           : new SingleBar({

@@ -181,7 +181,12 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    await new Promise((r) => setTimeout(r, 4_000)); // 4,000 events at 2 ms each: still building
+    const deadline = Date.now() + 30_000;
+    while (!stderr.includes('rebuilding slow (version 1, build 1); Ctrl-C stops it')) {
+      if (Date.now() > deadline) throw new Error(`the rebuild did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 1_500)); // 4,000 events at 2 ms each: still building
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(stderr).toMatch(
