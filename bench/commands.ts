@@ -25,7 +25,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { CommandHandler } from '@event-driven-io/emmett';
-import { CommandBus, openEventStore, type EventRegistry, type EventStore } from '../src/index.js';
+import { CommandBus, initialStateOf, openEventStore, type EventRegistry, type EventStore } from '../src/index.js';
 import { orderDecider, registerOrders, type OrderCommand, type OrderEvent, type OrderState } from '../examples/orders/index.js';
 import { emmettEventCount, openEmmett, type EmmettSide } from './emmett.js';
 import { ensureEmmettFilled, ensureFabulaFilled, fabulaSize, keptSchemas } from './fill.js';
@@ -139,7 +139,7 @@ function rawSide(store: EventStore, registry: EventRegistry): CommandSide {
 function emmettSide(emmett: EmmettSide, schema: string, admin: pg.Client): CommandSide {
   const handle = CommandHandler<OrderState, OrderEvent>({
     evolve: (state, event) => orderDecider.evolve(state, event),
-    initialState: () => orderDecider.initialState,
+    initialState: () => initialStateOf(orderDecider),
     retry: { onVersionConflict: true },
   });
   return {

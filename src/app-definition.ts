@@ -9,7 +9,7 @@ import type { EventRegistry } from './core/event-registry.js';
 import type { ProcessDefinition } from './processes/define.js';
 import type { Processes } from './processes/processes.js';
 import type { IntegrationDefinition } from './integration/integration.js';
-import type { ProjectionDefinition } from './projections/define.js';
+import { withRegistry, type ProjectionDefinition } from './projections/define.js';
 import type { Projections } from './projections/projections.js';
 import type { EventStore } from './store/event-store.js';
 import type { CommandBus } from './write/command-bus.js';
@@ -33,13 +33,18 @@ export interface AppContext {
 
 export interface AppDefinition {
   name: string;
+  /** The events the application records; its upcasters serve the repositories and the projections alike. */
   registry: EventRegistry;
   projections?: readonly ProjectionDefinition[];
   /** Its process managers (sagas): they send commands on the bus `setup` registers handlers on. */
   processes?: readonly ProcessDefinition[];
   /** Integration events over NATS JetStream, used when the service gets a NATS URL (docs/integration.md). */
   integration?: IntegrationDefinition;
-  /** Registers the command and query handlers; returns state readers by aggregate type. */
+  /**
+   * Registers the command and query handlers on `commands` and `queries` (build repositories on
+   * `store` with `registry`); returns state readers by aggregate type, for `GET /aggregates/{type}/{id}`
+   * and `fabula state` (`{}` when there are none).
+   */
   setup(context: AppContext): { aggregates?: Record<string, StateReader> };
 }
 
@@ -67,7 +72,11 @@ export interface AppDefinition {
  * ```
  */
 export function defineApp(definition: AppDefinition): AppDefinition {
-  return definition;
+  return {
+    ...definition,
+    // Its projections see events upcast by its registry, as its aggregates do.
+    projections: (definition.projections ?? []).map((projection) => withRegistry(projection, definition.registry)),
+  };
 }
 
 /** The application's event catalog: its events, and who consumes each (projections, process managers). */

@@ -17,7 +17,15 @@ export * from './core/event-registry.js';
 export { Transcoder, type CustomType } from './core/transcoder.js';
 export { EventCatalog, type CatalogEntry, type CatalogOptions, type EventConsumer } from './core/catalog.js';
 export { defineLifecycle, Lifecycle, type LifecycleDefinition } from './core/lifecycle.js';
-export { Aggregate, defineDecider, evolveAll, decideEvents, type AggregateClass, type Decider } from './core/aggregate.js';
+export {
+  Aggregate,
+  defineDecider,
+  evolveAll,
+  decideEvents,
+  initialStateOf,
+  type AggregateClass,
+  type Decider,
+} from './core/aggregate.js';
 export * from './write/repository.js';
 export * from './write/command-bus.js';
 export * from './queries/query-bus.js';

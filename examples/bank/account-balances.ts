@@ -8,11 +8,12 @@
  *   await projections.start(store);
  *   const balance = await readAccountBalance(projections, store.sql, 'acc-1');
  */
-import { defineProjection, type Projections, type SqlExecutor } from '../../src/index.js';
+import { defineProjection, EventRegistry, type Projections, type SqlExecutor } from '../../src/index.js';
+import { registerBankEvents } from './events.js';
 
 /** The bank's event contract (data shapes of examples/bank/events.ts). */
 type BankEventData = {
-  AccountOpened: { accountId: string; owner: string; currency: string; overdraftLimit?: number };
+  AccountOpened: { accountId: string; owner: string; currency: string; overdraftLimit: number };
   MoneyDeposited: { accountId: string; amount: number };
   MoneyWithdrawn: { accountId: string; amount: number };
   AccountFrozen: { accountId: string; reason?: string };
@@ -40,6 +41,8 @@ export const accountBalances = defineProjection<BankEventData>({
   version: 1,
   mode: 'inline',
   description: 'One row per bank account: owner, currency, balance, status; consistent with every append.',
+  // AccountOpened is at version 2: the bank's registry upcasts version-1 events for `apply`.
+  registry: registerBankEvents(new EventRegistry()),
   handles: ['AccountOpened', 'MoneyDeposited', 'MoneyWithdrawn', 'AccountFrozen', 'AccountUnfrozen', 'AccountClosed'],
   async setup(ctx) {
     await ctx.sql.exec(`

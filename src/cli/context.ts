@@ -1,7 +1,7 @@
 /** What every CLI command needs: where the store is, which application (if any), how to print. */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { AppDefinition } from '../app-definition.js';
+import { defineApp, type AppDefinition } from '../app-definition.js';
 import { FabulaError, ValidationError } from '../core/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
@@ -39,7 +39,7 @@ export async function loadApp(options: GlobalOptions): Promise<AppDefinition> {
 }
 
 /** The application when `--app` / `$FABULA_APP` names one, else undefined (commands that work on the store alone). */
-async function loadAppIfGiven(options: GlobalOptions): Promise<AppDefinition | undefined> {
+export async function loadAppIfGiven(options: GlobalOptions): Promise<AppDefinition | undefined> {
   if (!options.app) return undefined;
   const file = path.resolve(options.app);
   if (TYPESCRIPT.test(file)) await enableTypeScript(options.app);
@@ -53,7 +53,9 @@ async function loadAppIfGiven(options: GlobalOptions): Promise<AppDefinition | u
   if (!app || typeof app.setup !== 'function' || !app.registry) {
     throw new ValidationError('--app', `${options.app} must default-export defineApp({ name, registry, projections, setup })`);
   }
-  return app;
+  // Fails at once, naming the event and the version, when an upcaster is missing.
+  app.registry.assertComplete();
+  return defineApp(app); // its projections upcast with its registry even if it was not made with defineApp
 }
 
 const TYPESCRIPT = /\.[cm]?ts$/i;

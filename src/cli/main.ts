@@ -9,10 +9,22 @@ import { Command, Option } from 'commander';
 import { appCatalog } from '../app-definition.js';
 import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
+import { prepareEvents, validateExpectedVersion, validateStreamId } from '../core/validation.js';
 import { checkConsistency } from '../store/consistency.js';
 import { latestSchemaVersion } from '../store/migrations.js';
-import { jsonReplacer, loadApp, output, openStore, reportError, setupApp, withStore, type GlobalOptions } from './context.js';
+import {
+  jsonReplacer,
+  loadApp,
+  loadAppIfGiven,
+  output,
+  openStore,
+  reportError,
+  setupApp,
+  withStore,
+  type GlobalOptions,
+} from './context.js';
 import { consumerCommands } from './consumers.js';
+import { checkEventContracts, validateForAppend } from './contracts.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
 import { dateOption, intOption, listOption, positionOption } from './options.js';
@@ -60,12 +72,13 @@ program
   .option('--expected-version <version>', "'any', 'no_stream', 'stream_exists' or a number", 'any')
   .option('--metadata <json>', 'event metadata as JSON')
   .option('--id <uuid>', 'event id (makes a retry idempotent)')
+  .option('--force', "with --app: append even an event the application's registry refuses (a warning says what is wrong)")
   .action(
     async (
       stream: string,
       type: string,
       data: string | undefined,
-      options: { expectedVersion: string; metadata?: string; id?: string },
+      options: { expectedVersion: string; metadata?: string; id?: string; force?: boolean },
     ) => {
       const expectedVersion = /^\d+$/.test(options.expectedVersion) ? Number(options.expectedVersion) : options.expectedVersion;
       const event = {
@@ -74,8 +87,15 @@ program
         data: parseJson(data ?? '{}', 'data'),
         ...(options.metadata ? { metadata: parseJson(options.metadata, '--metadata') as Record<string, unknown> } : {}),
       };
+      const app = await loadAppIfGiven(globals());
       await withStore(globals(), async (store) => {
-        const result = await store.append(stream, [event], { expectedVersion: expectedVersion as never });
+        // The store's own checks first (they name the argument), then, with the application, the
+        // event's contract (a known type, valid data), unless --force.
+        validateStreamId(stream, store.limits);
+        validateExpectedVersion(expectedVersion);
+        prepareEvents([event], store.limits);
+        const checked = app ? validateForAppend(app, event, options.force === true) : event;
+        const result = await store.append(stream, [checked], { expectedVersion: expectedVersion as never });
         output(
           globals(),
           result,
@@ -146,17 +166,27 @@ program
     const end = () => stop.abort();
     process.once('SIGINT', end);
     process.once('SIGTERM', end);
+    let idle: NodeJS.Timeout | undefined;
     try {
-      const after = options.after === undefined ? await store.headPosition() : positionOption(options.after, '--after');
+      let position = options.after === undefined ? await store.headPosition() : positionOption(options.after, '--after');
+      // Once nothing has come for a moment, say where it waits (on stderr: stdout stays the events).
+      const waiting = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => process.stderr.write(`waiting for events after position ${position} (Ctrl-C to stop)\n`), 500);
+      };
+      waiting();
       for await (const event of store.subscribe({
-        after,
+        after: position,
         eventTypes: listOption(options.types),
         streamTypes: listOption(options.streamTypes),
         signal: stop.signal,
       })) {
+        position = event.globalPosition;
         process.stdout.write(`${globals().json ? JSON.stringify(event, jsonReplacer) : formatEvent(event)}\n`);
+        waiting();
       }
     } finally {
+      clearTimeout(idle);
       process.off('SIGINT', end);
       process.off('SIGTERM', end);
       await store.close();
@@ -210,11 +240,13 @@ program
 program
   .command('check')
   .description(
-    'check the store for consistency (events, streams, projection checkpoints); exits 1 with a report when something is wrong',
+    'check the store for consistency (events, streams, projection checkpoints; with --app also that every stored event keeps its contract: known type, valid data for its version); exits 1 with a report when something is wrong',
   )
   .action(async () => {
+    const app = await loadAppIfGiven(globals());
     await withStore(globals(), async (store) => {
       const report = await checkConsistency(store.sql, store.schema);
+      if (app) report.findings.push(...(await checkEventContracts(store, app.registry)));
       const { createProjections } = await import('../projections/projections.js');
       // status() lists every projection instance in the store, whichever application defined it.
       const projections = createProjections([]).attach(store);
@@ -259,6 +291,7 @@ program
     const to = options.to === undefined ? undefined : positionOption(options.to, '--to');
     await withStore(globals(), async (store) => {
       const { replayDryRun } = await import('../projections/replay.js');
+      // `definition` came through loadApp: it upcasts with the application's registry.
       const { SingleBar } = await import('cli-progress');
       const bar =
         globals().json || !process.stderr.isTTY

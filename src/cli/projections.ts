@@ -1,4 +1,5 @@
-/** `fabula projections ...`: status, rebuild (with a progress bar), pause, resume, retry-parked. */
+/** `fabula projections ...`: status, rebuild (with a progress bar), pause, resume, retry-parked, skip. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { ValidationError } from '../core/errors.js';
@@ -6,6 +7,7 @@ import { createProjections, type Projections } from '../projections/projections.
 import type { ProjectionStatus } from '../projections/status.js';
 import type { EventStore } from '../store/event-store.js';
 import { loadApp, openStore, output, type GlobalOptions } from './context.js';
+import { positionOption } from './options.js';
 
 async function withProjections<T>(
   globals: GlobalOptions,
@@ -64,6 +66,9 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
         }
         // Run a daemon here too: it builds unless a server's daemon already holds the build's lease.
         await projections.start(store);
+        process.stderr.write(
+          `rebuilding ${name} (version ${started.version}, build ${started.build}); Ctrl-C stops it, and the next run resumes it\n`,
+        );
         const bar = globals().json
           ? null
           : new SingleBar({
@@ -77,6 +82,11 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
           bar?.update(Number(e.done), { rate: Math.round(e.eventsPerSecond) });
         };
         projections.on('progress', onProgress);
+        // Ctrl-C: put the terminal back (cursor, line wrap) and say how to go on; the build keeps its checkpoint.
+        const interrupted = new AbortController();
+        const interrupt = () => interrupted.abort();
+        process.once('SIGINT', interrupt);
+        process.once('SIGTERM', interrupt);
         try {
           for (;;) {
             const statuses = await projections.status();
@@ -87,11 +97,22 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
                 `the rebuild failed at position ${build.failedPosition}: ${build.lastError?.message ?? 'unknown error'}`,
               );
             if (build && build.phase === 'active') break;
-            await new Promise((r) => setTimeout(r, 250));
+            await sleep(250, undefined, { signal: interrupted.signal }).catch(() => {});
+            if (interrupted.signal.aborted) break;
           }
         } finally {
+          process.off('SIGINT', interrupt);
+          process.off('SIGTERM', interrupt);
           projections.off('progress', onProgress);
           bar?.stop();
+        }
+        if (interrupted.signal.aborted) {
+          const at = (await projections.status()).find((s) => s.name === name && s.build === started.build);
+          process.stderr.write(
+            `interrupted: the rebuild of ${name} stopped at position ${at?.checkpoint ?? '?'} of ${at?.headPosition ?? '?'} and keeps what it has done; run "fabula projections rebuild ${name}" again to resume it (a running fabula serve also carries it on)\n`,
+          );
+          process.exitCode = 130;
+          return;
         }
         output(
           globals(),
@@ -137,11 +158,41 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
         output(globals(), { projection: name, retried }, () => `${retried} parked events of ${name} will be retried`);
       });
     });
+
+  skipCommand(group, globals);
+}
+
+export function skipCommand(group: Command, globals: () => GlobalOptions) {
+  group
+    .command('skip')
+    .description(
+      'give up on a poison event: the one a projection (policy stop) is stopped failed at, or a parked one; it is never applied and the projection goes on',
+    )
+    .argument('<name>', 'projection name')
+    .argument('<position>', 'global position of the event (see fabula projections status)')
+    .action(async (name: string, position: string) => {
+      const at = positionOption(position, 'position');
+      await withProjections(globals(), async (projections) => {
+        known(projections, name);
+        const skipped = await projections.skip(name, at);
+        output(globals(), { projection: name, position: at, skipped }, () =>
+          skipped === 'failed'
+            ? `${name} skips the event at position ${at} and runs on from there (a running daemon carries on at once)`
+            : `${name} skips the parked event at position ${at}; the events of its stream behind it go ahead`,
+        );
+      });
+    });
 }
 
 function formatStatus(s: ProjectionStatus): string {
   const lag = `lag ${s.lagEvents} events / ${s.lagSeconds.toFixed(1)} s`;
-  const problems = [s.parkedEvents ? `${s.parkedEvents} parked` : '', s.lastError ? `last error: ${s.lastError.message}` : '']
+  const problems = [
+    s.failedPosition !== null
+      ? `failed at position ${s.failedPosition}: fix and "fabula projections resume ${s.name}", or "fabula projections skip ${s.name} ${s.failedPosition}"`
+      : '',
+    s.parkedEvents ? `${s.parkedEvents} parked` : '',
+    s.lastError ? `last error: ${s.lastError.message}` : '',
+  ]
     .filter(Boolean)
     .join('; ');
   return `${s.name} v${s.version}${s.build ? `.${s.build}` : ''} [${s.mode}, ${s.phase}] ${s.status} at ${s.checkpoint}/${s.headPosition}, ${lag}${problems ? ` (${problems})` : ''}`;

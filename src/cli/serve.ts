@@ -10,6 +10,7 @@ import type { Caller } from '../server/context.js';
 import { startService } from '../server/service.js';
 import { loadApp, type GlobalOptions } from './context.js';
 import { intOption } from './options.js';
+import { logProjections } from './projection-logs.js';
 
 type ServeOptions = { port: string; host: string; logLevel: string; natsUrl?: string; natsPrefix?: string; natsStream?: string };
 
@@ -38,6 +39,7 @@ export function serveCommand(program: Command, globals: () => GlobalOptions) {
         tokens: parseTokens(process.env.FABULA_API_TOKENS),
         ...(options.natsUrl ? { nats: { url: options.natsUrl, prefix: options.natsPrefix, stream: options.natsStream } } : {}),
       });
+      logProjections(service.projections, logger);
       logger.info(
         { url: service.url, store: g.databaseUrl ? 'postgres' : `embedded (${g.dataDir})`, docs: `${service.url}/docs` },
         `${app.name} is serving on ${service.url} (API docs: ${service.url}/docs)`,

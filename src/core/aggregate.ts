@@ -129,8 +129,12 @@ export interface AggregateClass<A extends Aggregate<any>> {
 
 /** The functional style: pure decisions and pure state changes. */
 export interface Decider<Command, Event extends DomainEvent, State> {
-  /** The state of a stream with no events. */
-  initialState: State;
+  /**
+   * The state of a stream with no events: a factory `() => State` (a fresh state each time), or a plain
+   * value, which every stream then starts from as its own deep copy (`structuredClone`), so an `evolve`
+   * that mutates its state cannot leak into another stream's.
+   */
+  initialState: State | (() => State);
   /** Decides which events a command causes, or throws a `DomainError`. */
   decide(command: Command, state: State): Event | readonly Event[];
   /** The state after one event. Must not mutate `state`. */
@@ -141,6 +145,12 @@ export interface Decider<Command, Event extends DomainEvent, State> {
 
 export function defineDecider<Command, Event extends DomainEvent, State>(decider: Decider<Command, Event, State>) {
   return decider;
+}
+
+/** A fresh initial state of `decider`: its factory's result, or a deep copy of its plain value. */
+export function initialStateOf<State>(decider: Pick<Decider<unknown, never, State>, 'initialState'>): State {
+  const initial = decider.initialState;
+  return typeof initial === 'function' ? (initial as () => State)() : structuredClone(initial);
 }
 
 /** Folds events into a state. */

@@ -128,6 +128,27 @@ export class ProjectionTimeoutError extends FabulaError {
   }
 }
 
+/**
+ * The projection version this code reads is still being built beside an older one (blue/green): its
+ * tables do not serve reads yet. Temporary: HTTP 503; retry once it has taken over.
+ */
+export class ProjectionBuildingError extends FabulaError {
+  readonly projection: string;
+  readonly version: number;
+  readonly activeVersion: number;
+  /** The HTTP status the server answers with. */
+  readonly status = 503;
+  constructor(projection: string, version: number, activeVersion: number) {
+    super(
+      'projection_building',
+      `projection "${projection}" v${version}, the version this code reads, is still being built beside v${activeVersion}; it serves reads once it has caught up (see GET /projections or fabula projections status); retry shortly`,
+    );
+    this.projection = projection;
+    this.version = version;
+    this.activeVersion = activeVersion;
+  }
+}
+
 /** No projection of that name is registered in this store. */
 export class ProjectionNotFoundError extends FabulaError {
   readonly projection: string;

@@ -166,9 +166,15 @@ export class EventRegistry {
     };
   }
 
-  /** A stored event as a current-version domain event. Unregistered types pass through, decoded. */
-  decode<E extends DomainEvent = DomainEvent>(event: RecordedEvent): StoredDomainEvent<E> {
+  /**
+   * A stored event as its type's current version: data restored by the transcoder and run through the
+   * upcaster chain, `schemaVersion` the current version. Every read path that hands stored events to
+   * user code (repositories, projections, replays) goes through here. Unregistered types pass through,
+   * decoded.
+   */
+  toCurrentVersion<E extends RecordedEvent = RecordedEvent>(event: RecordedEvent): E {
     let data = this.transcoder.decode(event.data);
+    let schemaVersion = event.schemaVersion;
     const definition = this.definitions.get(event.type);
     if (definition) {
       if (event.schemaVersion > definition.version) {
@@ -187,11 +193,40 @@ export class EventRegistry {
         }
         data = upcaster.fn(data, event);
       }
+      schemaVersion = definition.version;
     }
+    return { ...event, data, schemaVersion } as E;
+  }
+
+  /**
+   * Whether a stored event keeps its type's contract: a registered type, a version this code knows, and
+   * data (upcast to the current version) that its schema accepts. Null when it does; else what is wrong.
+   */
+  checkStored(event: RecordedEvent): string | null {
+    const definition = this.definitions.get(event.type);
+    if (!definition) return `unknown event type ${event.type}: no definition is registered for it`;
+    let current: RecordedEvent;
+    try {
+      current = this.toCurrentVersion(event);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    const parsed = definition.schema.safeParse(current.data);
+    if (parsed.success) return null;
+    const issue = zodIssueToValidationError(
+      parsed.error,
+      `${event.type} v${event.schemaVersion}${event.schemaVersion === definition.version ? '' : ` (upcast to v${definition.version})`} data`,
+    );
+    return issue.message;
+  }
+
+  /** A stored event as a current-version domain event (see `toCurrentVersion`). */
+  decode<E extends DomainEvent = DomainEvent>(event: RecordedEvent): StoredDomainEvent<E> {
+    const current = this.toCurrentVersion(event);
     return {
       id: event.id,
       type: event.type,
-      data,
+      data: current.data,
       metadata: event.metadata,
       streamId: event.streamId,
       streamVersion: event.streamVersion,

@@ -47,6 +47,19 @@ export async function requestParkedRetry(
   return rows.length;
 }
 
+/**
+ * Gives up on the event a consumer under the `stop` policy failed on: it moves past it, never handling
+ * it, and runs on. Returns how many consumers were stopped at that position.
+ */
+export async function skipFailedEvent(
+  sql: SqlExecutor,
+  statements: ConsumerSql,
+  ids: string[],
+  position: bigint,
+): Promise<number> {
+  return (await sql.query(statements.skipFailed, [ids, position])).length;
+}
+
 /** Gives up on a parked event that failed; the events of its stream behind it go ahead. */
 export async function skipParkedEvent(sql: SqlExecutor, statements: ConsumerSql, ids: string[], position: bigint, label: string) {
   const found = await sql.query<{ n: number }>(statements.skippedExists, [ids, position]);

@@ -162,6 +162,11 @@ export function consumerSql(schema: string) {
     resume: `UPDATE ${consumers} SET status = 'running', failed_position = NULL, control_seq = control_seq + 1,
         updated_at = clock_timestamp()
       WHERE id = ANY($1::bigint[]) AND retired_at IS NULL AND status IN ('failed', 'paused') RETURNING id::text AS id`,
+    /** $2 position: a consumer stopped failed at exactly this event moves past it (the event is never handled). */
+    skipFailed: `UPDATE ${consumers} SET status = 'running', failed_position = NULL, checkpoint = $2,
+        control_seq = control_seq + 1, updated_at = clock_timestamp()
+      WHERE id = ANY($1::bigint[]) AND retired_at IS NULL AND status = 'failed' AND failed_position = $2
+      RETURNING id::text AS id`,
     pause: `UPDATE ${consumers} SET status = 'paused', control_seq = control_seq + 1, updated_at = clock_timestamp()
       WHERE id = ANY($1::bigint[]) AND retired_at IS NULL AND status = 'running' RETURNING id::text AS id`,
     /** $2 stream id (nullable: all streams). */

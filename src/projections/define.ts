@@ -3,6 +3,7 @@
  * and how it applies one. Pure: validation only, no I/O.
  */
 import { ValidationError } from '../core/errors.js';
+import type { EventRegistry } from '../core/event-registry.js';
 import type { RecordedEvent } from '../core/events.js';
 import { validateEventType } from '../core/validation.js';
 import type { SqlExecutor } from '../store/sql-client.js';
@@ -55,6 +56,12 @@ export interface ProjectionOptions<M extends EventDataMap = EventDataMap> {
   onFailure?: FailurePolicy;
   retry?: Partial<RetryPolicy>;
   description?: string;
+  /**
+   * The registry whose upcasters bring stored events to their current version before `apply` sees them.
+   * `defineApp` gives its projections the application's registry; `createProjections(defs, { registry })`
+   * gives it to all of them.
+   */
+  registry?: EventRegistry;
 }
 
 /** The plain-data description of a projection, for catalogs: who consumes which events. */
@@ -71,6 +78,8 @@ export interface ProjectionDefinition extends ProjectionInfo {
   readonly retry: RetryPolicy;
   readonly setup: ((ctx: SetupContext) => Promise<void>) | null;
   readonly apply: (event: RecordedEvent, ctx: ProjectionContext) => Promise<void>;
+  /** The registry that upcasts the events `apply` is given (null: the one `createProjections` was given). */
+  readonly registry: EventRegistry | null;
   /** The definition as plain data (no functions). */
   describe(): ProjectionInfo;
 }
@@ -136,6 +145,12 @@ export function defineProjection<M extends EventDataMap = EventDataMap>(options:
   const retry = validateRetry(options.retry);
   const description = options.description ?? null;
   if (description !== null && typeof description !== 'string') throw new ValidationError('description', 'must be a string');
+  if (
+    options.registry !== undefined &&
+    typeof (options.registry as Partial<EventRegistry> | null)?.toCurrentVersion !== 'function'
+  ) {
+    throw new ValidationError('registry', 'must be an EventRegistry');
+  }
 
   const info: ProjectionInfo = { name, version, mode, handles, onFailure, description };
   return Object.freeze({
@@ -144,6 +159,13 @@ export function defineProjection<M extends EventDataMap = EventDataMap>(options:
     retry,
     setup: options.setup ?? null,
     apply: options.apply as (event: RecordedEvent, ctx: ProjectionContext) => Promise<void>,
+    registry: options.registry ?? null,
     describe: () => ({ ...info, handles: [...handles] }),
   });
+}
+
+/** The definition with `registry` to upcast its events, unless it has a registry of its own already. */
+export function withRegistry(definition: ProjectionDefinition, registry: EventRegistry): ProjectionDefinition {
+  if (definition.registry) return definition;
+  return Object.freeze({ ...definition, registry });
 }

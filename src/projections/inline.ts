@@ -16,12 +16,17 @@ import type { ProjectionDefinition } from './define.js';
 import { describeError, parkedJson } from '../processing/failures.js';
 import { consumerSql } from '../processing/sql.js';
 import { register } from './registry.js';
+import type { CurrentEvents } from './current-events.js';
 import { projectionSql, type InstanceRow } from './sql.js';
 
-export function inlineHandler(definitions: readonly ProjectionDefinition[]): StoreInlineHandler {
+export function inlineHandler(
+  definitions: readonly ProjectionDefinition[],
+  current: (definition: ProjectionDefinition) => CurrentEvents,
+): StoreInlineHandler {
   const inline = definitions.filter((d) => d.mode === 'inline');
   const byVersion = new Map(inline.map((d) => [`${d.name}\u0000${d.version}`, d]));
   const handled = new Map(inline.map((d) => [d, new Set(d.handles)]));
+  const upcast = new Map(inline.map((d) => [d, current(d)]));
   const names = inline.map((d) => d.name);
   const versions = inline.map((d) => d.version);
   /** Store schemas where every inline projection is known to have a committed instance. */
@@ -70,7 +75,7 @@ export function inlineHandler(definitions: readonly ProjectionDefinition[]): Sto
           continue;
         }
         try {
-          await definition.apply(event, ctx);
+          await definition.apply(upcast.get(definition)!(event), ctx);
         } catch (error) {
           throw new ProjectionFailedError(
             {

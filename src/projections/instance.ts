@@ -10,6 +10,7 @@ import type { ConsumerDaemon } from '../processing/daemon.js';
 import type { ConsumerEvent, ConsumerRunner, RunnerHooks } from '../processing/runner.js';
 import type { SqlExecutor } from '../store/sql-client.js';
 import { ensureSetUp, projectionContext } from './context.js';
+import type { CurrentEvents } from './current-events.js';
 import type { ProjectionContext, ProjectionDefinition } from './define.js';
 import type { InstanceRow, ProjectionSql } from './sql.js';
 
@@ -43,6 +44,7 @@ export function runInstance(
   definition: ProjectionDefinition,
   row: InstanceRow,
   retiredDropDelayMs: number,
+  current: CurrentEvents,
   emit: (event: RunnerEvent) => void,
 ): ConsumerRunner {
   const ref: InstanceRef = { projection: row.name, version: row.version, build: row.build };
@@ -64,7 +66,8 @@ export function runInstance(
     startAt: 'beginning',
     onFailure: definition.onFailure,
     retry: definition.retry,
-    handle: (event, tx) => definition.apply(event, contextFor(tx)),
+    // Upcasting inside the handler: an event that cannot be upcast fails like one that cannot be applied.
+    handle: (event, tx) => definition.apply(current(event), contextFor(tx)),
   };
 
   const hooks: RunnerHooks = {

@@ -6,10 +6,14 @@ import { ValidationError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
 import { validateEventType } from '../core/validation.js';
 import type { EventStore } from '../store/event-store.js';
+import type { EventRegistry } from '../core/event-registry.js';
+import { currentEvents } from './current-events.js';
 import { validateProjectionName, type EventDataMap, type RecordedEventOf } from './define.js';
 
 export interface LiveProjection<State, M extends EventDataMap = EventDataMap> {
   readonly name: string;
+  /** Upcasts stored events to their current version before `evolve` (or pass it to `runLiveProjection`). */
+  readonly registry?: EventRegistry;
   readonly handles: readonly (keyof M & string)[];
   initial(): State;
   evolve(state: State, event: RecordedEventOf<M>): State;
@@ -48,12 +52,14 @@ export async function runLiveProjection<State, M extends EventDataMap>(
   store: EventStore,
   projection: LiveProjection<State, M>,
   source: LiveSource,
+  options: { registry?: EventRegistry } = {},
 ): Promise<LiveResult<State>> {
   const handles = new Set<string>(projection.handles);
+  const current = currentEvents(projection.registry ?? options.registry, projection.name);
   let state = projection.initial();
   let events = 0;
   const fold = (event: RecordedEvent) => {
-    state = projection.evolve(state, event as RecordedEventOf<M>);
+    state = projection.evolve(state, current(event) as RecordedEventOf<M>);
     events++;
   };
   if ('streamId' in source) {

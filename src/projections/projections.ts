@@ -4,11 +4,24 @@
  * observe and operate them (status, waitFor, rebuild, resume, parked events).
  */
 import { EventEmitter } from 'node:events';
-import { ProjectionFailedError, ProjectionNotFoundError, ProjectionTimeoutError, ValidationError } from '../core/errors.js';
+import {
+  ProjectionBuildingError,
+  ProjectionFailedError,
+  ProjectionNotFoundError,
+  ProjectionTimeoutError,
+  ValidationError,
+} from '../core/errors.js';
 import { validatePosition, validatePositiveInteger, validateStreamId } from '../core/validation.js';
 import type { EventStore, StoreInlineHandler } from '../store/event-store.js';
 import { Wakeup } from '../store/wakeup.js';
-import { notifyControl, pauseConsumers, requestParkedRetry, resumeConsumers, skipParkedEvent } from '../processing/control.js';
+import {
+  notifyControl,
+  pauseConsumers,
+  requestParkedRetry,
+  resumeConsumers,
+  skipFailedEvent,
+  skipParkedEvent,
+} from '../processing/control.js';
 import { ConsumerDaemon, validateDaemonOptions } from '../processing/daemon.js';
 import { waitForCheckpoint } from '../processing/wait-for-checkpoint.js';
 import type { RunnerSettings } from '../processing/runner.js';
@@ -16,6 +29,8 @@ import { consumerSql, type ConsumerSql } from '../processing/sql.js';
 import { validateProjectionName, type ProjectionDefinition, type ProjectionInfo } from './define.js';
 import { readDocuments, type ReadDocuments } from './documents.js';
 import { inlineHandler } from './inline.js';
+import { currentEvents, type CurrentEvents } from './current-events.js';
+import type { EventRegistry } from '../core/event-registry.js';
 import { instanceSchemaName, qualifiedTable } from './naming.js';
 import { createRebuild, register } from './registry.js';
 import { runInstance, type InstanceRef, type RunnerEvent } from './instance.js';
@@ -36,6 +51,12 @@ export interface ProjectionsOptions {
   retiredDropDelayMs?: number;
   /** Names this daemon in leases and status. Default host:pid:random. */
   owner?: string;
+  /**
+   * The application's event registry: stored events reach the handlers upcast to their current version.
+   * Needed once any event has a version above 1 (a projection given such an event without one fails,
+   * saying so); a projection defined with a registry of its own uses that. `defineApp` passes its own.
+   */
+  registry?: EventRegistry;
 }
 
 export type ProgressEvent = Extract<RunnerEvent, { kind: 'progress' }>;
@@ -87,6 +108,7 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   private consumerSql: ConsumerSql | null = null;
   private running: { daemon: ConsumerDaemon; done: Promise<void> } | null = null;
   private readonly checkpoints = new Wakeup();
+  private readonly registry: EventRegistry | undefined;
 
   constructor(definitions: readonly ProjectionDefinition[] = [], options: ProjectionsOptions = {}) {
     super();
@@ -105,7 +127,13 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     this.retiredDropDelayMs =
       validatePositiveInteger(options.retiredDropDelayMs, 'retiredDropDelayMs', 0) ?? DEFAULT_RETIRED_DROP_DELAY_MS;
     this.owner = owner;
-    this.inlineHandler = inlineHandler(this.definitions);
+    this.registry = options.registry;
+    this.inlineHandler = inlineHandler(this.definitions, (d) => this.currentEvents(d));
+  }
+
+  /** How `definition`'s handler is given stored events: upcast by its registry, or this one's. */
+  currentEvents(definition: ProjectionDefinition): CurrentEvents {
+    return currentEvents(definition.registry ?? this.registry, definition.name);
   }
 
   /** Who consumes which events, as plain data. */
@@ -183,7 +211,9 @@ export class Projections extends EventEmitter<ProjectionEvents> {
       for (const row of rows) {
         if (row.version !== definition.version || row.phase === 'retired' || daemon.has(row.consumer_id)) continue;
         if (daemon.signal.aborted) return;
-        runInstance(daemon, this.sql!, definition, row, this.retiredDropDelayMs, (event) => this.forward(event));
+        runInstance(daemon, this.sql!, definition, row, this.retiredDropDelayMs, this.currentEvents(definition), (event) =>
+          this.forward(event),
+        );
       }
     }
   }
@@ -303,6 +333,35 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     await this.notify(projection);
   }
 
+  /**
+   * Gives up on a poison event: the one the projection (policy `stop`) is stopped failed at, which it
+   * then moves past and runs on, or a parked event that failed (as `skipParked`). The event is never
+   * applied; its read model goes on without it.
+   */
+  async skip(projection: string, position: bigint): Promise<'failed' | 'parked'> {
+    const { store, consumers } = this.attached();
+    const ids = await this.consumerIds(projection);
+    const at = validatePosition(position, 'position')!;
+    if ((await skipFailedEvent(store.sql, consumers, ids, at)) > 0) {
+      await this.notify(projection);
+      return 'failed';
+    }
+    const failedAt = (await this.status()).filter((s) => s.name === projection && s.failedPosition !== null);
+    try {
+      await skipParkedEvent(store.sql, consumers, ids, at, projection);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const hint =
+        failedAt.length > 0 ? `it is stopped at ${failedAt.map((s) => s.failedPosition).join(', ')}` : 'it is not stopped failed';
+      throw new ValidationError(
+        'position',
+        `${at} is neither the event "${projection}" is stopped failed at nor a parked event that failed (${hint}; see fabula projections status)`,
+      );
+    }
+    await this.notify(projection);
+    return 'parked';
+  }
+
   /** The dead-letter table of a projection, oldest first. */
   async parkedEvents(projection: string): Promise<ParkedEvent[]> {
     const { store, sql } = this.attached();
@@ -327,7 +386,9 @@ export class Projections extends EventEmitter<ProjectionEvents> {
   /**
    * A table of the projection's active version, schema-qualified and quoted, for queries:
    * `SELECT ... FROM ${await projections.table('orders-for-display', 'orders')}`. Look it up per query:
-   * it changes when a rebuild takes over.
+   * it changes when a rebuild takes over. When this process defines a newer version of the projection
+   * than the active one (new code during a blue/green build), its queries are written for tables that
+   * do not serve yet: this throws `ProjectionBuildingError` (HTTP 503) until the new version takes over.
    */
   async table(projection: string, table: string): Promise<string> {
     return qualifiedTable(await this.activeSchema(projection), table);
@@ -356,6 +417,9 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     validateProjectionName(projection, 'projection');
     const active = (await store.sql.query<InstanceRow>(sql.activeOf, [projection]))[0];
     if (!active) throw new ProjectionNotFoundError(projection);
+    // The version this code's queries are written for; older code reads the newer active version.
+    const mine = Math.max(0, ...this.definitions.filter((d) => d.name === projection).map((d) => d.version));
+    if (mine > active.version) throw new ProjectionBuildingError(projection, mine, active.version);
     return active.schema_name;
   }
 

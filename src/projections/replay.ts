@@ -11,6 +11,8 @@ import { statements, toRecordedEvent, type EventRow } from '../store/statements.
 import { projectionContext, setupContext } from './context.js';
 import type { ProjectionDefinition } from './define.js';
 import { quoted } from './naming.js';
+import type { EventRegistry } from '../core/event-registry.js';
+import { currentEvents } from './current-events.js';
 
 export interface ReplayOptions {
   /** Replay events strictly after this position. */
@@ -19,6 +21,8 @@ export interface ReplayOptions {
   to?: bigint;
   /** Called for every event the projection handles, with its outcome. */
   onEvent?: (event: RecordedEvent, outcome: { ok: true } | { ok: false; error: string }) => void;
+  /** Upcasts stored events for the handler, as the daemon would (default: the definition's own). */
+  registry?: EventRegistry;
   /** Called after every page: events read so far and the range. */
   onProgress?: (progress: { done: bigint; total: bigint }) => void;
 }
@@ -40,6 +44,7 @@ export async function replayDryRun(
   options: ReplayOptions,
 ): Promise<ReplayReport> {
   const to = options.to ?? (await store.headPosition());
+  const current = currentEvents(definition.registry ?? options.registry, definition.name);
   const report: ReplayReport = { projection: definition.name, from: options.from, to, applied: 0, failed: [], skipped: 0 };
   const scratch = validIdentifier(`${store.schema.slice(0, 20)}_replay_${randomBytes(6).toString('hex')}`, 'schema');
   const instance = { name: definition.name, version: definition.version, build: 0, schema_name: scratch };
@@ -63,7 +68,7 @@ export async function replayDryRun(
           }
           await tx.exec('SAVEPOINT replay_event');
           try {
-            await definition.apply(event as never, context);
+            await definition.apply(current(event) as never, context);
             await tx.exec('RELEASE SAVEPOINT replay_event');
             report.applied++;
             options.onEvent?.(event, { ok: true });

@@ -28,6 +28,7 @@ export function toStatus(row: StatusRow): ProjectionStatus {
   const { checkpoint, headPosition: head } = consumer;
   return {
     ...consumer,
+    lastError: recovered(consumer) ? null : consumer.lastError,
     name: row.name,
     version: row.version,
     build: row.build,
@@ -42,4 +43,14 @@ export function toStatus(row: StatusRow): ProjectionStatus {
     },
     activatedAt: row.activated_at,
   };
+}
+
+/**
+ * Whether the last error is history: the projection is not failed, nothing is parked, and it has moved
+ * past the event that failed (or, for a fault of the database or connection, runs at the head again).
+ */
+function recovered(s: ConsumerStatus): boolean {
+  if (!s.lastError || s.status === 'failed' || s.parkedEvents > 0) return false;
+  const at = s.lastError.position;
+  return at === null ? s.status === 'running' && s.lagEvents === 0 : s.checkpoint >= at;
 }

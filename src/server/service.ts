@@ -50,6 +50,7 @@ export interface Service {
 
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { app } = options;
+  app.registry.assertComplete(); // a missing upcaster fails start-up, naming the event and the version
   const projections = createProjections(app.projections ?? [], options.projectionOptions);
   const store = await openEventStore({
     ...(options.databaseUrl ? { connectionString: options.databaseUrl } : { dataDir: options.dataDir ?? '.fabula/data' }),

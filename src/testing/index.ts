@@ -7,19 +7,31 @@
  *
  * Failures throw node's AssertionError, which test runners show as a readable diff. Deciders and
  * aggregates are tested with no store at all; `commandSpec` runs the real command bus on a fresh
- * in-memory PGlite store.
+ * in-memory PGlite store (see `openTestStore` for what the first one costs).
  */
 import assert from 'node:assert/strict';
 import type { Aggregate, AggregateClass, Decider } from '../core/aggregate.js';
-import { decideEvents, evolveAll } from '../core/aggregate.js';
+import { decideEvents, evolveAll, initialStateOf } from '../core/aggregate.js';
 import type { DomainEvent } from '../core/event-registry.js';
 import { CommandBus, type ExecuteOptions } from '../write/command-bus.js';
 import type { EventRegistry } from '../core/event-registry.js';
 import { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
+import { createPgliteClient, pgliteClient } from '../store/drivers/pglite.js';
+import type { SqlClient } from '../store/sql-client.js';
 
 export { fillStore, type FillOptions } from './fill-store.js';
+import type { AppDefinition } from '../app-definition.js';
+import { createProcesses } from '../processes/processes.js';
+import { createProjections } from '../projections/projections.js';
+import { QueryBus } from '../queries/query-bus.js';
 
 type ErrorExpectation = (new (...args: any[]) => Error) | ((error: unknown) => boolean);
 
@@ -49,7 +61,7 @@ function checkError(thrown: unknown, expectation: ErrorExpectation, what: string
 export function deciderSpec<Command, Event extends DomainEvent, State>(decider: Decider<Command, Event, State>) {
   return {
     given(history: readonly Event[]) {
-      const state = evolveAll(decider, decider.initialState, history);
+      const state = evolveAll(decider, initialStateOf(decider), history);
       return {
         when(command: Command) {
           const run = () => decideEvents(decider, command, state);
@@ -92,28 +104,90 @@ export function aggregateSpec<A extends Aggregate<any>>(aggregateClass: Aggregat
   };
 }
 
-let image: Promise<Blob | File> | null = null;
+let shared: Promise<SqlClient> | null = null;
 
 /**
- * A fresh, migrated, in-memory embedded store. The first call initialises PGlite once (a few seconds);
- * later calls start from a copy of that image (a fraction of a second).
+ * A fresh, migrated, in-memory embedded store, in a schema of its own on one PGlite shared by the whole
+ * process (closing the store drops its schema). Starting PGlite is the slow part (seconds: it runs
+ * initdb); it happens once per process, and after the first run from an image cached in the
+ * temporary folder (about a second). Later stores take a fraction of a second.
  */
 export async function openTestStore(): Promise<EventStore> {
-  image ??= (async () => {
-    const db = await PGlite.create();
-    const dump = await db.dumpDataDir('none');
-    await db.close();
-    return dump;
-  })();
-  // Embedded even where DATABASE_URL points at a server: an explicit image beats the environment.
-  return openEventStore({ loadDataDir: await image });
+  const sql = await prepareTestStore();
+  const schema = `spec_${randomBytes(6).toString('hex')}`;
+  const store = await openEventStore({ sql, schema });
+  const close = store.close.bind(store);
+  // The PGlite stays for the next store; what this one wrote goes.
+  store.close = async () => {
+    await close();
+    await sql.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+  };
+  return store;
 }
 
 /**
- * Given/when/then through the real command bus and store. `setup` registers the domain's commands
- * (for example `registerBank`) and returns the registry used to encode the given events.
+ * Starts the PGlite that test stores (and `commandSpec`) share, so that the cost falls in a hook with a
+ * timeout of its own rather than in the first test: `beforeAll(prepareTestStore, 30_000)`.
  */
-export function commandSpec(setup: (context: { store: EventStore; bus: CommandBus }) => { registry: EventRegistry }) {
+export function prepareTestStore(): Promise<SqlClient> {
+  return (shared ??= startSharedPglite());
+}
+
+async function startSharedPglite(): Promise<SqlClient> {
+  const cached = imageCacheFile();
+  if (cached) {
+    try {
+      return await createPgliteClient({ loadDataDir: new Blob([await fs.readFile(cached)]) });
+    } catch {
+      // no image yet (or a damaged one): make one below
+    }
+  }
+  const db = await PGlite.create();
+  if (cached) {
+    try {
+      const image = await db.dumpDataDir('gzip');
+      await fs.mkdir(path.dirname(cached), { recursive: true });
+      await fs.writeFile(`${cached}.${process.pid}`, Buffer.from(await image.arrayBuffer()));
+      await fs.rename(`${cached}.${process.pid}`, cached); // atomic: parallel workers never read half a file
+    } catch {
+      // a read-only folder: no cache, only slower
+    }
+  }
+  return pgliteClient(db, () => db.close());
+}
+
+/** Where the image of a fresh PGlite is kept (the temporary folder), per PGlite build. */
+function imageCacheFile(): string | null {
+  try {
+    const { size, mtimeMs } = statSync(fileURLToPath(import.meta.resolve('@electric-sql/pglite/pglite.wasm')));
+    return path.join(os.tmpdir(), 'fabula-test-store', `pglite-${size}-${Math.floor(mtimeMs)}.tar.gz`);
+  } catch {
+    return null;
+  }
+}
+
+type SpecSetup = (context: { store: EventStore; bus: CommandBus }) => { registry: EventRegistry };
+
+/**
+ * Given/when/then through the real command bus and store. Pass your application (`defineApp(...)`: its
+ * `setup` registers the commands, its registry encodes the given events), or a function that registers
+ * the commands on `bus` (for example `registerBank`) and returns the registry.
+ */
+export function commandSpec(app: AppDefinition | SpecSetup) {
+  const setup: SpecSetup =
+    typeof app === 'function'
+      ? app
+      : ({ store, bus }) => {
+          app.setup({
+            store,
+            commands: bus,
+            queries: new QueryBus(),
+            registry: app.registry,
+            projections: createProjections([]),
+            processes: createProcesses([], { commands: bus }),
+          });
+          return app;
+        };
   return {
     given(streamId: string, history: readonly DomainEvent[]) {
       return {

@@ -95,6 +95,9 @@ export interface DeciderHandler<Data, Type extends string> {
   authorize?: Authorize<Data>;
 }
 
+/** The data type of a command definition. */
+export type DataOf<D> = D extends CommandDefinition<string, infer Data> ? Data : never;
+
 export interface CommandRetryPolicy {
   /** Retries after a ConcurrencyError (another process wrote the stream first). Default 10. */
   maxRetries: number;
@@ -188,8 +191,29 @@ export class CommandBus {
     });
   }
 
-  /** Handles `definition` with a functional decider. */
+  /**
+   * Handles `definition` with a functional decider; or every command of a list with one decider, said
+   * once: `bus.registerDecider([BorrowBook, ReturnBook], { repository, streamId: (c) => \`book-${c.bookId}\` })`
+   * (`streamId` and `toCommand` get the union of the commands' data).
+   */
   registerDecider<Type extends string, Data>(
+    definition: CommandDefinition<Type, Data>,
+    handler: DeciderHandler<Data, Type>,
+  ): this;
+  registerDecider<const Definitions extends readonly CommandDefinition<string, any>[]>(
+    definitions: Definitions,
+    handler: DeciderHandler<DataOf<Definitions[number]>, Definitions[number]['type']>,
+  ): this;
+  registerDecider(definitions: CommandDefinition | readonly CommandDefinition[], handler: DeciderHandler<unknown, string>): this {
+    if (!Array.isArray(definitions)) return this.registerOneDecider(definitions as CommandDefinition, handler);
+    if (definitions.length === 0) throw new ValidationError('definitions', 'give at least one command definition');
+    const taken = definitions.find((d) => this.registrations.has(d.type));
+    if (taken) throw new ValidationError('type', `command ${taken.type} already has a handler`);
+    for (const definition of definitions) this.registerOneDecider(definition, handler);
+    return this;
+  }
+
+  private registerOneDecider<Type extends string, Data>(
     definition: CommandDefinition<Type, Data>,
     handler: DeciderHandler<Data, Type>,
   ): this {

@@ -6,7 +6,7 @@
  * with the loaded version as `expectedVersion`, so a concurrent writer makes the save fail with
  * `ConcurrencyError` instead of overwriting.
  */
-import { decideEvents, evolveAll, type Aggregate, type AggregateClass, type Decider } from '../core/aggregate.js';
+import { decideEvents, evolveAll, initialStateOf, type Aggregate, type AggregateClass, type Decider } from '../core/aggregate.js';
 import { ConcurrencyError, StreamDeletedError, ValidationError } from '../core/errors.js';
 import type { DomainEvent, EventRegistry, StoredDomainEvent } from '../core/event-registry.js';
 import type { AppendResult, EventMetadata } from '../core/events.js';
@@ -74,7 +74,11 @@ class StateLoader<State> {
   }
 
   /** The current state for a command: from the cache when this process has it (`cached`), else loaded. */
-  async loadForCommand(streamId: string, id: string, fresh: boolean): Promise<{ state: State; version: number; cached: boolean }> {
+  async loadForCommand(
+    streamId: string,
+    id: string,
+    fresh: boolean,
+  ): Promise<{ state: State; version: number; cached: boolean }> {
     const entry = fresh ? undefined : this.cache?.get(streamId);
     if (entry) {
       const state = this.model.fromSnapshot(this.registry.transcoder.decode(entry.encoded), entry.version, id);
@@ -239,7 +243,7 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
       {
         snapshotType: options.name,
         snapshotVersion: decider.snapshotVersion ?? 1,
-        initial: () => decider.initialState,
+        initial: () => initialStateOf(decider),
         evolve: (state, events) => evolveAll(decider, state, events as unknown as Event[]),
         toSnapshot: (state) => state,
         fromSnapshot: (snapshot) => snapshot as State,
@@ -280,7 +284,10 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
       let result: AppendResult;
       try {
         result = await appendOrForget(this.loader, streamId, () =>
-          this.store.append(streamId, encoded, { expectedVersion: version === 0 ? 'no_stream' : version, newIds: options.newIds }),
+          this.store.append(streamId, encoded, {
+            expectedVersion: version === 0 ? 'no_stream' : version,
+            newIds: options.newIds,
+          }),
         );
       } catch (error) {
         if (cached && error instanceof ConcurrencyError) return null;

@@ -26,8 +26,19 @@ const mayImport: Record<string, readonly string[]> = {
   integration: ['core', 'store', 'processing', 'write'],
   'app-definition.ts': ['core', 'store', 'projections', 'processes', 'write', 'queries', 'integration'],
   server: ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'integration', 'app-definition.ts'],
-  cli: ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'integration', 'app-definition.ts', 'server'],
-  testing: ['core', 'store', 'write', 'processes'],
+  cli: [
+    'core',
+    'store',
+    'processing',
+    'projections',
+    'processes',
+    'write',
+    'queries',
+    'integration',
+    'app-definition.ts',
+    'server',
+  ],
+  testing: ['core', 'store', 'write', 'queries', 'projections', 'processes', 'app-definition.ts'],
   'index.ts': ['core', 'store', 'processing', 'projections', 'processes', 'write', 'queries', 'integration', 'app-definition.ts'],
 };
 
