@@ -11,6 +11,7 @@ import {
   ForbiddenError,
   IdempotencyError,
   NotFoundError,
+  ProjectionBuildingError,
   ProjectionFailedError,
   ProjectionNotFoundError,
   ProjectionTimeoutError,
@@ -100,6 +101,14 @@ export function toHttpError(error: unknown, requestId: string): { status: number
         message: `the read model of projection "${error.projection}" is stopped (failed): ${error.message}. The write happened; the read will answer once an operator fixes and resumes it (POST /projections/${error.projection}/resume)`,
         projection: error.projection,
       },
+    };
+  }
+  // Blue/green: this code reads a projection version still being built; it serves once caught up.
+  if (error instanceof ProjectionBuildingError) {
+    return {
+      status: 503,
+      body: { code: error.code, message: error.message, projection: error.projection },
+      retryAfterSeconds: 1,
     };
   }
   if (isDatabaseUnavailable(error)) {

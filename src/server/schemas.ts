@@ -211,7 +211,7 @@ const errorDescriptions = {
   415: 'The body is not JSON (`unsupported_media_type`): send it with `content-type: application/json`.',
   422: 'Understood but refused.',
   500: 'An unexpected fault (`internal_error`); the server log has the details under the `x-request-id`.',
-  503: 'Unavailable right now (`store_unavailable`, or the server is shutting down): retry after the `Retry-After` delay.',
+  503: 'Unavailable right now (`store_unavailable`, a read model still being built after a deploy: `projection_building`, or the server is shutting down): retry after the `Retry-After` delay.',
 } as const;
 
 export type ErrorStatus = keyof typeof errorDescriptions;
