@@ -86,9 +86,15 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   const resources = await benchResources(ctx);
   await ensureFabulaFilled(ctx, resources.admin);
   const runId = Math.random().toString(36).slice(2, 8);
-  const store = await openEventStore({ connectionString: databaseUrl, schema: keptSchemas(options.size).fabula, maxConnections: CLIENTS });
+  const store = await openEventStore({
+    connectionString: databaseUrl,
+    schema: keptSchemas(options.size).fabula,
+    maxConnections: CLIENTS,
+  });
   const { bus, registry } = wire(store);
-  const processes = await createProcesses([transferProcess({ creditTimeoutMs: 600_000 })], { commands: bus, registry }).start(store);
+  const processes = await createProcesses([transferProcess({ creditTimeoutMs: 600_000 })], { commands: bus, registry }).start(
+    store,
+  );
   const closeAll = resources.own(async () => {
     await processes.stop();
     await store.close();
@@ -169,7 +175,9 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
     );
     const latencies = rows.map((r) => r.ms).sort((a, b) => a - b);
     const p = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-    log(`latency at ${LATENCY_RATE} transfers/s: p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms, median ${median(latencies).toFixed(1)}`);
+    log(
+      `latency at ${LATENCY_RATE} transfers/s: p50 ${p(0.5).toFixed(1)} ms, p99 ${p(0.99).toFixed(1)} ms, median ${median(latencies).toFixed(1)}`,
+    );
     results.push(
       absolute({
         name: `transfer latency p50 at ${LATENCY_RATE}/s (request to completion, 4 commands)`,

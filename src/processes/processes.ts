@@ -30,7 +30,7 @@ export interface ProcessesOptions {
   claimTimeoutMs?: number;
   /** How often the dispatcher looks for commands and timeouts without a wake-up. Default 500 ms. */
   pollIntervalMs?: number;
-  /** Commands sent at once. Default 16. */
+  /** Commands sent at once (of different instances; each holds a slot until its outcome is recorded). Default 64. */
   concurrency?: number;
   /** Settings of the consumers that feed the processes events. */
   consumers?: DaemonOptions;
@@ -124,7 +124,7 @@ export class Processes extends EventEmitter<ProcessesEvents> {
       {
         claimTimeoutMs: this.options.claimTimeoutMs ?? 10_000,
         pollIntervalMs: this.options.pollIntervalMs ?? 500,
-        concurrency: this.options.concurrency ?? 16,
+        concurrency: this.options.concurrency ?? 64,
       },
       (error) => {
         if (this.listenerCount('error') > 0) this.emit('error', error);
