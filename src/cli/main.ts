@@ -27,7 +27,7 @@ import { consumerCommands } from './consumers.js';
 import { checkEventContracts, validateForAppend } from './contracts.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
-import { dateOption, intOption, listOption, positionOption } from './options.js';
+import { databaseUrlOption, dateOption, intOption, listOption, positionOption } from './options.js';
 
 const program = new Command('fabula')
   .description('Fabula: event sourcing and CQRS on PostgreSQL. Embedded store by default; DATABASE_URL for a server.')
@@ -46,7 +46,11 @@ const program = new Command('fabula')
   .option('--json', 'machine-readable output')
   .showHelpAfterError('(run with --help for usage)');
 
-const globals = () => program.opts<GlobalOptions>();
+const globals = (): GlobalOptions => {
+  const options = program.opts<GlobalOptions>();
+  if (options.databaseUrl !== undefined) databaseUrlOption(options.databaseUrl);
+  return options;
+};
 
 serveCommand(program, globals);
 

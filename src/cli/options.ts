@@ -29,3 +29,21 @@ export function listOption(value: string | undefined): string[] | undefined {
         .map((v) => v.trim())
         .filter(Boolean);
 }
+
+/**
+ * A PostgreSQL URL (`--database-url`, `DATABASE_URL`). node-postgres would take any other text for a
+ * key=value string and fail later with a confusing host name; say what is wrong instead.
+ */
+export function databaseUrlOption(value: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {}
+  // A socket URL (postgres:///db?host=/run/postgresql) has no host name but says where with `host`.
+  if (!url || !/^postgres(ql)?:$/.test(url.protocol) || (!url.hostname && !url.searchParams.has('host')))
+    throw new ValidationError(
+      'DATABASE_URL',
+      `${JSON.stringify(value.replace(/:[^:@/]*@/, ':***@'))} is not a PostgreSQL URL: use postgres://user[:password]@host[:port]/database (--database-url or DATABASE_URL; neither for the embedded store)`,
+    );
+  return value;
+}

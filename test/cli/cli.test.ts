@@ -85,6 +85,8 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
       [['--schema', 'Bad Schema', 'streams'], /schema/],
       [['catalog', '--format', 'pdf'], /Allowed choices are json, md/],
       [['frobnicate'], /unknown command 'frobnicate'/],
+      [['--database-url', 'notaurl', 'streams'], /DATABASE_URL: "notaurl" is not a PostgreSQL URL: use postgres:\/\//],
+      [['--database-url', 'postgres://u:secret@:5432/db', 'streams'], /"postgres:\/\/u:\*\*\*@:5432\/db" is not a PostgreSQL URL/],
     ];
     for (const [args, message] of cases) {
       const result = await runApp(env, ...args);
