@@ -7,7 +7,15 @@ export async function connectNats(url: string, name = 'fabula'): Promise<NatsCon
   if (typeof url !== 'string' || !/^(nats|tls|wss?):\/\/\S+$/.test(url))
     throw new ValidationError('nats.url', `${JSON.stringify(url)} is not a NATS URL such as nats://127.0.0.1:4222`);
   try {
-    return await connect({ servers: url, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    return await connect({
+      servers: url,
+      name,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      // An Error captured per request for async stack traces was a sixth of the publisher's CPU.
+      noAsyncTraces: true,
+    });
   } catch (cause) {
     throw new FabulaError(
       'nats_unreachable',
