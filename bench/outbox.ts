@@ -19,6 +19,7 @@ import {
   connectNats,
   createConsumers,
   natsPublisher,
+  PUBLISH_BATCH,
   openEventStore,
   type EventStore,
   type RecordedEvent,
@@ -119,8 +120,8 @@ async function run(ctx: BenchContext): Promise<BenchReport | SkippedReport> {
 
   const measured = async (round: number) => {
     const prefix = `pub${round}`;
-    const publisher = await natsPublisher({ prefix, name: `outbox-r${round}`, maxBatch: 500 }).start(nc);
-    const consumers = createConsumers([publisher.consumer], { batchSize: 500 });
+    const publisher = await natsPublisher({ prefix, name: `outbox-r${round}` }).start(nc);
+    const consumers = createConsumers([publisher.consumer], { batchSize: PUBLISH_BATCH });
     const started = performance.now();
     await consumers.start(store);
     await consumers.waitFor(publisher.consumer.name, head, { timeout: 600_000 });
@@ -155,7 +156,7 @@ async function run(ctx: BenchContext): Promise<BenchReport | SkippedReport> {
 
   // Latency: a live publisher, a JetStream consumer in this process, appends at a steady rate.
   const publisher = await natsPublisher({ prefix: 'lag', name: 'outbox-lag' }).start(nc);
-  const consumers = createConsumers([publisher.consumer], { batchSize: 500 });
+  const consumers = createConsumers([publisher.consumer], { batchSize: PUBLISH_BATCH });
   await consumers.start(store);
   await consumers.waitFor('outbox-lag', head, { timeout: 600_000 });
   const p50s: number[] = [];

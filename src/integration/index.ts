@@ -20,6 +20,7 @@ export { startIntegration, type Integration, type IntegrationDefinition, type Na
 export {
   NatsPublisher,
   natsPublisher,
+  PUBLISH_BATCH,
   type IntegrationEvent,
   type IntegrationMapper,
   type PublisherEvents,

@@ -11,7 +11,7 @@ import type { EventStore } from '../store/event-store.js';
 import type { CommandBus } from '../write/command-bus.js';
 import { connectNats } from './connection.js';
 import { InboundConsumer, type InboundOptions } from './inbound.js';
-import { NatsPublisher, type PublisherOptions } from './publisher.js';
+import { NatsPublisher, PUBLISH_BATCH, type PublisherOptions } from './publisher.js';
 
 /** An application's integration events: what it publishes, and which messages become its commands. */
 export interface IntegrationDefinition {
@@ -58,7 +58,11 @@ export async function startIntegration(parts: {
         });
   const inbound = definition.inbound ? new InboundConsumer(definition.inbound, { commands, store }) : null;
   const connection = await connectNats(nats.url);
-  const consumers = createConsumers(publisher ? [publisher.consumer] : [], parts.consumerOptions);
+  // Pages as large as the publisher's batches: a batch's streams are published side by side.
+  const consumers = createConsumers(publisher ? [publisher.consumer] : [], {
+    batchSize: PUBLISH_BATCH,
+    ...parts.consumerOptions,
+  });
   try {
     if (publisher) await publisher.start(connection);
     await consumers.start(store);

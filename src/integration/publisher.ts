@@ -45,7 +45,7 @@ export interface PublisherOptions {
   mapping?: Readonly<Record<string, IntegrationMapper>>;
   /** The consumer's name in the store. Default `nats-publisher`. */
   name?: string;
-  /** Events per batch. Default 500. */
+  /** Events per batch. Default 2,000 (PUBLISH_BATCH). */
   maxBatch?: number;
   /** How long to wait for one PubAck, in ms. Default 5,000. */
   publishTimeoutMs?: number;
@@ -69,6 +69,13 @@ export interface PublishedMessage {
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Events per batch by default. A stream's events in a batch are published one after the other (each
+ * after the previous PubAck), different streams side by side: larger batches publish more streams at
+ * once (measured 12.6k -> 17.6k events/s from 500 to 2,000 on 5-event appends to 1,000 streams).
+ */
+export const PUBLISH_BATCH = 2_000;
 
 function json(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value ?? null, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
@@ -103,7 +110,7 @@ export class NatsPublisher extends EventEmitter<PublisherEvents> {
     this.consumer = defineDeliveryConsumer({
       name: options.name ?? 'nats-publisher',
       ...(this.mapping ? { handles: Object.keys(this.mapping) } : {}),
-      maxBatch: options.maxBatch ?? 500,
+      maxBatch: options.maxBatch ?? PUBLISH_BATCH,
       onFailure: options.onFailure,
       deliver: (events) => this.deliver(events),
     });
