@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Integration } from '../integration/integration.js';
+import type { Processes, ProcessStatus } from '../processes/processes.js';
 import type { Projections } from '../projections/projections.js';
 import type { ProjectionStatus } from '../projections/status.js';
 
@@ -94,6 +95,54 @@ export class Metrics {
   }
 
   /** NATS publishing: events published, failed batches, and the publisher's lag (from its consumer status). */
+  /** Process managers: instances, open commands, timeouts, lag, and errors of steps and sends. */
+  observeProcesses(processes: Processes) {
+    if (processes.definitions.size === 0) return;
+    const errors = new Counter({
+      name: 'fabula_process_manager_errors_total',
+      help: 'Process manager failures, retried: sending a command, handing over an outcome, firing a timeout',
+      labelNames: ['process', 'during'] as const,
+      registers: [this.registry],
+    });
+    processes.on('error', (e) => {
+      for (const name of e.process.split(',')) errors.inc({ process: name, during: e.during });
+    });
+    let reading: Promise<ProcessStatus[]> | null = null;
+    const statuses = () =>
+      (reading ??= processes.status().finally(() => {
+        reading = null;
+      }));
+    const gauge = (name: string, help: string, value: (s: ProcessStatus) => number, extra?: 'ended') =>
+      new Gauge({
+        name,
+        help,
+        labelNames: extra ? (['process', 'ended'] as const) : (['process'] as const),
+        registers: [this.registry],
+        async collect() {
+          const all = await statuses();
+          this.reset();
+          for (const s of all) {
+            if (extra) {
+              this.set({ process: s.name, ended: 'false' }, s.activeInstances);
+              this.set({ process: s.name, ended: 'true' }, s.endedInstances);
+            } else this.set({ process: s.name }, value(s));
+          }
+        },
+      });
+    gauge('fabula_process_manager_instances', 'Process instances, active (ended="false") and ended', () => 0, 'ended');
+    gauge(
+      'fabula_process_manager_open_commands',
+      'Commands decided and not yet answered (pending or being sent)',
+      (s) => s.openCommands,
+    );
+    gauge('fabula_process_manager_timeouts', 'Timeouts scheduled', (s) => s.scheduledTimeouts);
+    gauge(
+      'fabula_process_manager_lag_events',
+      'Events appended after the checkpoint of the consumer feeding the process',
+      (s) => s.consumer?.lagEvents ?? 0,
+    );
+  }
+
   observeIntegration(integration: Integration) {
     const published = new Counter({
       name: 'fabula_nats_published_total',

@@ -81,6 +81,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       title: app.name,
       authenticate: tokens && tokens.size > 0 ? (headers) => bearer(tokens, headers.authorization) : undefined,
     });
+    context.metrics.observeProcesses(processes);
     if (options.nats) {
       integration = await startIntegration({
         nats: options.nats,

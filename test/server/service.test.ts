@@ -60,6 +60,11 @@ describe.each(drivers)('reference service (%s)', (driver) => {
     expect((await call(url, 'GET', '/processes/nope/instances/tp')).status).toBe(400);
     const consumers = await call(url, 'GET', '/consumers');
     expect(consumers.json.consumers.map((c: { name: string }) => c.name)).toContain('process:transfer');
+    const metrics = (await call(url, 'GET', '/metrics')).text;
+    expect(metrics).toContain('fabula_process_manager_instances{process="transfer",ended="true"} 1');
+    expect(metrics).toContain('fabula_process_manager_instances{process="transfer",ended="false"} 0');
+    expect(metrics).toContain('fabula_process_manager_open_commands{process="transfer"} 0');
+    expect(metrics).toMatch(/fabula_process_manager_lag_events\{process="transfer"\} \d+/);
   });
 
   it('serves read models: inline balances at once, async orders after minPosition', async () => {
