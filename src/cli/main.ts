@@ -24,6 +24,7 @@ import {
   type GlobalOptions,
 } from './context.js';
 import { consumerCommands } from './consumers.js';
+import { processCommands } from './processes.js';
 import { checkEventContracts, validateForAppend } from './contracts.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
@@ -273,6 +274,7 @@ program
 
 projectionCommands(program, globals);
 consumerCommands(program, globals);
+processCommands(program, globals);
 
 program
   .command('replay')

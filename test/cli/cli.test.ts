@@ -97,6 +97,23 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
     }
   });
 
+  it('shows process managers and their instances', async () => {
+    const env = target();
+    const status = await runApp(env, '--json', 'processes', 'status');
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout)).toEqual([
+      { name: 'transfer', activeInstances: 0, endedInstances: 0, openCommands: 0, scheduledTimeouts: 0, consumer: null },
+    ]);
+    expect((await runApp(env, 'processes', 'status')).stdout).toMatch(/^transfer: 0 active, 0 ended, 0 commands open, 0 timeouts, not started yet/);
+    const missing = await runApp(env, 'processes', 'show', 'transfer', 't-none');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/process transfer has no instance "t-none"/);
+    const unknown = await runApp(env, 'processes', 'show', 'shipping', 't-none');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no process named "shipping"; known: transfer/);
+    expect((await run(env, 'processes', 'status')).stderr).toMatch(/needs the application/);
+  });
+
   it('reports inconsistencies and exits 1', async () => {
     const env = target();
     for (let i = 1; i <= 3; i++) await run(env, 'append', 'thing-1', 'Happened', `{"n":${i}}`);
