@@ -94,6 +94,9 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     await consumers.stop();
     const messages = await readStream(nc, publisher.streamName);
     expectComplete(messages, 1_500);
+    // Each batch is stored as an ordered prefix (expect.lastMsgID): the JetStream stream is in global order.
+    const positions = messages.map((m) => Number(m.headers['Fabula-Global-Position']));
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
     expect(duplicates).toBeGreaterThan(0); // the rewinds re-published events; the broker dropped them
     const first = messages.find((m) => m.headers['Fabula-Event-Type'] === 'MoneyDeposited')!;
     expect(first.subject).toBe(`${prefix}.account.MoneyDeposited`);
@@ -101,6 +104,34 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     expect(first.headers['Fabula-Correlation-Id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(first.headers['Fabula-Global-Position']).toMatch(/^\d+$/);
     expect(first.data).toEqual({ accountId: expect.any(String), amount: expect.any(Number) });
+  }, 60_000);
+
+  it('keeps each stream in order when something else writes to its JetStream stream meanwhile', async () => {
+    const store = await stores.open();
+    const { bus, registry } = bankBus(store);
+    const prefix = `t${unique()}`;
+    const publisher = natsPublisher({ prefix, registry, maxBatch: 400 });
+    await publisher.start(nc);
+    // Another writer publishes into the same JetStream stream all along.
+    const { jetstream } = await import('@nats-io/jetstream');
+    const js = jetstream(nc);
+    let interloping = true;
+    let others = 0;
+    const interloper = (async () => {
+      while (interloping) {
+        await js.publish(`${prefix}.other.Noise`, new TextEncoder().encode('{}'));
+        others++;
+      }
+    })();
+    await bankLoad(bus, 1_000);
+    const consumers = await run(store, publisher);
+    await consumers.waitFor(publisher.consumer.name, await store.headPosition(), { timeout: 30_000 });
+    interloping = false;
+    await interloper;
+    await consumers.stop();
+    const messages = (await readStream(nc, publisher.streamName)).filter((m) => m.headers['Fabula-Event-Id']);
+    expectComplete(messages, 1_000);
+    expect(others).toBeGreaterThan(0);
   }, 60_000);
 
   it('publishes upcast events, and with a mapping only the mapped ones, in their public form', async () => {
