@@ -148,7 +148,7 @@ export class Dispatcher {
           message,
           cause: row.command_id,
           correlationId: row.correlation_id,
-          knownCommand: this.knownCommand,
+          commands: this.commands,
         });
       });
     } catch (error) {
@@ -187,7 +187,7 @@ export class Dispatcher {
             },
             cause: timeout.timeout_id,
             correlationId: timeout.timeout_id,
-            knownCommand: this.knownCommand,
+            commands: this.commands,
           });
           return 1;
         });
@@ -198,8 +198,6 @@ export class Dispatcher {
     }
     return fired;
   }
-
-  private readonly knownCommand = (type: string) => this.commands.commands().some((c) => c.type === type);
 }
 
 /** A refusal that sending again would not change: the instance is told, and may compensate. */

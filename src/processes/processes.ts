@@ -267,7 +267,7 @@ export class Processes extends EventEmitter<ProcessesEvents> {
           message: { kind: 'event', event: decoded },
           cause: event.id,
           correlationId: typeof event.metadata.correlationId === 'string' ? event.metadata.correlationId : event.id,
-          knownCommand: (type) => this.options.commands.commands().some((c) => c.type === type),
+          commands: this.options.commands,
         });
       },
     });

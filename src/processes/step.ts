@@ -23,7 +23,8 @@ export interface StepInput {
   cause: string;
   /** For a new instance: the correlation id its commands will carry. */
   correlationId: string;
-  knownCommand: (type: string) => boolean;
+  /** The bus the step's commands will be sent on: each must be registered there. */
+  commands: { has(type: string): boolean };
 }
 
 /** Runs the step; false when the instance had ended (the message is not handed to it). */
@@ -38,7 +39,7 @@ export async function runStep(tx: SqlExecutor, sql: ProcessSql, input: StepInput
   const reaction = checkReaction(
     definition.react(row.state, input.message, { processName: definition.name, instanceId, now }),
     now,
-    input.knownCommand,
+    (type) => input.commands.has(type),
     `process ${definition.name}: react(${input.message.kind})`,
   );
   const state = 'state' in reaction ? reaction.state : row.state;

@@ -240,6 +240,11 @@ export class CommandBus {
     return this;
   }
 
+  /** Whether a command type is registered. */
+  has(type: string): boolean {
+    return this.registrations.has(type);
+  }
+
   /** The registered command definitions (for catalogs and HTTP routes). */
   commands(): CommandDefinition[] {
     return [...this.registrations.values()].map((r) => r.definition);

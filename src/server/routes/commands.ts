@@ -132,10 +132,7 @@ export function commandRoutes(context: ServerContext): FastifyPluginAsync {
       },
       async (request, reply) => {
         const type = (request.params as { type: string }).type;
-        return run(
-          type,
-          context.commands.commands().some((c) => c.type === type),
-        )(request, reply);
+        return run(type, context.commands.has(type))(request, reply);
       },
     );
   };
