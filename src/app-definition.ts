@@ -7,13 +7,13 @@
 import { EventCatalog } from './core/catalog.js';
 import type { EventRegistry } from './core/event-registry.js';
 import type { ProcessDefinition } from './processes/define.js';
-import type { Processes } from './processes/processes.js';
+import { createProcesses, type Processes } from './processes/processes.js';
 import type { IntegrationDefinition } from './integration/integration.js';
 import { withRegistry, type ProjectionDefinition } from './projections/define.js';
-import type { Projections } from './projections/projections.js';
+import { createProjections, type Projections } from './projections/projections.js';
 import type { EventStore } from './store/event-store.js';
 import type { CommandBus } from './write/command-bus.js';
-import type { QueryBus } from './queries/query-bus.js';
+import { QueryBus } from './queries/query-bus.js';
 
 /** Reads an aggregate's state, now or as of a time or version (temporal query). Version 0: no such aggregate. */
 export type StateReader = (
@@ -87,5 +87,20 @@ export function appCatalog(app: AppDefinition): EventCatalog {
       ...(app.projections ?? []).map((p) => ({ name: p.name, kind: 'projection', handles: p.handles })),
       ...(app.processes ?? []).map((p) => ({ name: p.name, kind: 'process-manager', handles: [...p.routes.keys()] })),
     ],
+  });
+}
+
+/**
+ * Runs the application's `setup` outside a service (CLI commands, test specifications), registering
+ * its handlers on `commands`: no projection or process is started.
+ */
+export function setupOutsideService(app: AppDefinition, store: EventStore, commands: CommandBus) {
+  return app.setup({
+    store,
+    commands,
+    queries: new QueryBus(),
+    registry: app.registry,
+    projections: createProjections([]),
+    processes: createProcesses([], { commands }),
   });
 }

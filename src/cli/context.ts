@@ -1,7 +1,7 @@
 /** What every CLI command needs: where the store is, which application (if any), how to print. */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { defineApp, type AppDefinition } from '../app-definition.js';
+import { defineApp, setupOutsideService, type AppDefinition } from '../app-definition.js';
 import { FabulaError, ValidationError } from '../core/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
@@ -87,18 +87,8 @@ async function enableTypeScript(app: string) {
  */
 export async function setupApp(app: AppDefinition, store: EventStore) {
   const { CommandBus } = await import('../write/command-bus.js');
-  const { QueryBus } = await import('../queries/query-bus.js');
-  const { createProjections } = await import('../projections/projections.js');
-  const { createProcesses } = await import('../processes/processes.js');
   const commands = new CommandBus({ store });
-  const { aggregates = {} } = app.setup({
-    store,
-    commands,
-    queries: new QueryBus(),
-    registry: app.registry,
-    projections: createProjections([]),
-    processes: createProcesses([], { commands }),
-  });
+  const { aggregates = {} } = setupOutsideService(app, store, commands);
   return { commands, aggregates };
 }
 

@@ -28,10 +28,7 @@ import { createPgliteClient, pgliteClient } from '../store/drivers/pglite.js';
 import type { SqlClient } from '../store/sql-client.js';
 
 export { fillStore, type FillOptions } from './fill-store.js';
-import type { AppDefinition } from '../app-definition.js';
-import { createProcesses } from '../processes/processes.js';
-import { createProjections } from '../projections/projections.js';
-import { QueryBus } from '../queries/query-bus.js';
+import { setupOutsideService, type AppDefinition } from '../app-definition.js';
 
 type ErrorExpectation = (new (...args: any[]) => Error) | ((error: unknown) => boolean);
 
@@ -178,14 +175,7 @@ export function commandSpec(app: AppDefinition | SpecSetup) {
     typeof app === 'function'
       ? app
       : ({ store, bus }) => {
-          app.setup({
-            store,
-            commands: bus,
-            queries: new QueryBus(),
-            registry: app.registry,
-            projections: createProjections([]),
-            processes: createProcesses([], { commands: bus }),
-          });
+          setupOutsideService(app, store, bus);
           return app;
         };
   return {
