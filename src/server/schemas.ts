@@ -93,32 +93,6 @@ export const commandResultSchema = component(
   }),
 );
 
-export const projectionStatusSchema = component(
-  'ProjectionStatus',
-  'A projection instance: where it is, how far behind, and why it stopped if it did.',
-  z.looseObject({
-    name: z.string(),
-    version: z.number().int(),
-    build: z.number().int(),
-    mode: z.enum(['inline', 'async']),
-    phase: z.enum(['active', 'building']),
-    status: z.enum(['running', 'rebuilding', 'failed', 'paused', 'stopped']),
-    handles: z.array(z.string()),
-    checkpoint: position,
-    headPosition: position,
-    lagEvents: z.number(),
-    lagSeconds: z.number(),
-    eventsPerSecond: z.number(),
-    parkedEvents: z.number(),
-    failedPosition: position.nullable(),
-    lastError: z.object({ message: z.string(), position: position.nullable(), at: timestamp }).nullable(),
-    owner: z.string().nullable(),
-    progress: z.object({ done: position, total: position, percent: z.number() }),
-    createdAt: timestamp,
-    activatedAt: timestamp.nullable(),
-  }),
-);
-
 export const consumerStatusSchema = component(
   'ConsumerStatus',
   'A checkpointed consumer that is not a projection (the NATS publisher, a process manager): where it is, how far behind, why it stopped.',
@@ -135,6 +109,21 @@ export const consumerStatusSchema = component(
     lastError: z.object({ message: z.string(), position: position.nullable(), at: timestamp }).nullable(),
     owner: z.string().nullable(),
     createdAt: timestamp,
+  }),
+);
+
+export const projectionStatusSchema = component(
+  'ProjectionStatus',
+  'A projection instance: where it is, how far behind, and why it stopped if it did.',
+  consumerStatusSchema.extend({
+    version: z.number().int(),
+    build: z.number().int(),
+    mode: z.enum(['inline', 'async']),
+    phase: z.enum(['active', 'building']),
+    status: z.enum(['running', 'rebuilding', 'failed', 'paused', 'stopped']),
+    handles: z.array(z.string()),
+    progress: z.object({ done: position, total: position, percent: z.number() }),
+    activatedAt: timestamp.nullable(),
   }),
 );
 
