@@ -46,11 +46,7 @@ export class Metrics {
     if (!projections) return;
     // Each gauge collects for itself (a scrape may ask for any one of them); one status read serves all
     // the gauges of a scrape, which prom-client collects concurrently.
-    let reading: Promise<ProjectionStatus[]> | null = null;
-    const statuses = () =>
-      (reading ??= projections.status().finally(() => {
-        reading = null;
-      }));
+    const statuses = oncePerScrape(() => projections.status());
     const perProjection = (
       name: string,
       help: string,
@@ -107,39 +103,47 @@ export class Metrics {
     processes.on('error', (e) => {
       for (const name of e.process.split(',')) errors.inc({ process: name, during: e.during });
     });
-    let reading: Promise<ProcessStatus[]> | null = null;
-    const statuses = () =>
-      (reading ??= processes.status().finally(() => {
-        reading = null;
-      }));
-    const gauge = (name: string, help: string, value: (s: ProcessStatus) => number, extra?: 'ended') =>
+    const statuses = oncePerScrape(() => processes.status());
+    const gauge = (
+      name: string,
+      help: string,
+      labelNames: readonly string[],
+      points: (s: ProcessStatus) => Array<[Record<string, string>, number]>,
+    ) =>
       new Gauge({
         name,
         help,
-        labelNames: extra ? (['process', 'ended'] as const) : (['process'] as const),
+        labelNames,
         registers: [this.registry],
         async collect() {
           const all = await statuses();
           this.reset();
-          for (const s of all) {
-            if (extra) {
-              this.set({ process: s.name, ended: 'false' }, s.activeInstances);
-              this.set({ process: s.name, ended: 'true' }, s.endedInstances);
-            } else this.set({ process: s.name }, value(s));
-          }
+          for (const s of all) for (const [labels, value] of points(s)) this.set(labels, value);
         },
       });
-    gauge('fabula_process_manager_instances', 'Process instances, active (ended="false") and ended', () => 0, 'ended');
+    gauge(
+      'fabula_process_manager_instances',
+      'Process instances, active (ended="false") and ended',
+      ['process', 'ended'],
+      (s) => [
+        [{ process: s.name, ended: 'false' }, s.activeInstances],
+        [{ process: s.name, ended: 'true' }, s.endedInstances],
+      ],
+    );
     gauge(
       'fabula_process_manager_open_commands',
       'Commands decided and not yet answered (pending or being sent)',
-      (s) => s.openCommands,
+      ['process'],
+      (s) => [[{ process: s.name }, s.openCommands]],
     );
-    gauge('fabula_process_manager_timeouts', 'Timeouts scheduled', (s) => s.scheduledTimeouts);
+    gauge('fabula_process_manager_timeouts', 'Timeouts scheduled', ['process'], (s) => [
+      [{ process: s.name }, s.scheduledTimeouts],
+    ]);
     gauge(
       'fabula_process_manager_lag_events',
       'Events appended after the checkpoint of the consumer feeding the process',
-      (s) => s.consumer?.lagEvents ?? 0,
+      ['process'],
+      (s) => [[{ process: s.name }, s.consumer?.lagEvents ?? 0]],
     );
   }
 
@@ -192,4 +196,16 @@ export class Metrics {
     this.appends.inc();
     for (const type of eventTypes) this.events.inc({ event_type: type });
   }
+}
+
+/**
+ * One read shared by the gauges of a scrape (prom-client collects them concurrently), made again at the
+ * next scrape.
+ */
+function oncePerScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let reading: Promise<T> | null = null;
+  return () =>
+    (reading ??= read().finally(() => {
+      reading = null;
+    }));
 }
