@@ -6,24 +6,16 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, inboundConsumer, listParkedInbound, type InboundOutcome } from '../../src/integration/index.js';
+import { headers } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
+import { inboundConsumer, listParkedInbound, type InboundOutcome } from '../../src/integration/index.js';
 import { ValidationError } from '../../src/index.js';
 import { drivers, storeFactory } from '../support/drivers.js';
-import { startNatsServer, type NatsServer } from '../support/nats.js';
+import { natsForFile } from '../support/nats.js';
 import { waitUntil } from '../processing/support.js';
 import { bankBus } from './bank.js';
 
-let nats: NatsServer;
-let nc: NatsConnection;
-beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connectNats(nats.url);
-});
-afterAll(async () => {
-  await nc?.close();
-});
+const nats = natsForFile();
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
@@ -35,7 +27,7 @@ describe.each(drivers)('inbound integration events (%s)', (driver) => {
     const { bus } = bankBus(store);
     await bus.execute('OpenAccount', { accountId: 'a1', owner: 'ada', currency: 'EUR' });
     const stream = `PARTNER_${driver}`;
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.connection);
     // A 1 s duplicate window, so that the same message id can be stored twice (a redelivery from the partner).
     await jsm.streams.add({ name: stream, subjects: [`${driver}.partner.>`], duplicate_window: 1_000_000_000 });
     let fixed = false;
@@ -58,8 +50,8 @@ describe.each(drivers)('inbound integration events (%s)', (driver) => {
     );
     const outcomes: Array<{ id: string; outcome: InboundOutcome; deliveries: number }> = [];
     inbound.on('handled', ({ message, outcome }) => outcomes.push({ id: message.id, outcome, deliveries: message.deliveries }));
-    await inbound.start(nc);
-    const js = jetstream(nc);
+    await inbound.start(nats.connection);
+    const js = jetstream(nats.connection);
     const publish = async (subject: string, data: unknown, msgID?: string) => {
       const h = headers();
       h.set('Fabula-Correlation-Id', 'corr-1');
@@ -124,7 +116,7 @@ describe.each(drivers)('inbound integration events (%s)', (driver) => {
       });
 
       // NATS restarts: the consumer reconnects and carries on with the next message.
-      await nats.restart();
+      await nats.server.restart();
       // (this test's own connection may need a moment too: publish until JetStream answers)
       await waitUntil(
         () =>
@@ -157,6 +149,6 @@ describe.each(drivers)('inbound integration events (%s)', (driver) => {
     expect(() => inboundConsumer({ stream: 'S', subjects: { a: 1 as never } }, parts)).toThrow(/inbound.subjects\["a"\]/);
     expect(() => inboundConsumer({ stream: 'S', subjects: { a: () => null }, maxDeliveries: 0 }, parts)).toThrow(/maxDeliveries/);
     const missing = inboundConsumer({ stream: 'NO_SUCH_STREAM', subjects: { a: () => null } }, parts);
-    await expect(missing.start(nc)).rejects.toThrow(/JetStream stream "NO_SUCH_STREAM" does not exist: create it/);
+    await expect(missing.start(nats.connection)).rejects.toThrow(/JetStream stream "NO_SUCH_STREAM" does not exist: create it/);
   });
 });

@@ -5,25 +5,15 @@
  * stream's events in stream order.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats } from '../../src/integration/index.js';
+import { describe, expect, it } from 'vitest';
 import { createConsumers } from '../../src/processing/index.js';
 import { spawnTs, waitForLine } from '../support/child.js';
 import { serverUrl, storeFactory } from '../support/drivers.js';
-import { startNatsServer, type NatsServer } from '../support/nats.js';
+import { natsForFile } from '../support/nats.js';
 import { bankBus, bankLoad } from './bank.js';
 import { readStream, streamMessageCount } from './support.js';
 
-let nats: NatsServer;
-let nc: NatsConnection;
-beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connectNats(nats.url);
-});
-afterAll(async () => {
-  await nc?.close();
-});
+const nats = natsForFile();
 
 describe.runIf(serverUrl)('NATS publisher in processes killed with SIGKILL (postgres)', () => {
   const stores = storeFactory('postgres');
@@ -37,7 +27,7 @@ describe.runIf(serverUrl)('NATS publisher in processes killed with SIGKILL (post
     const spawn = () => {
       const owner = `c${serial++}`;
       return Object.assign(
-        spawnTs('test/integration/fixtures/publisher.ts', [serverUrl!, store.schema, nats.url, prefix, owner]),
+        spawnTs('test/integration/fixtures/publisher.ts', [serverUrl!, store.schema, nats.server.url, prefix, owner]),
         { owner },
       );
     };
@@ -66,7 +56,7 @@ describe.runIf(serverUrl)('NATS publisher in processes killed with SIGKILL (post
         kills++;
         children[index] = spawn();
         if (kills === 2 || kills === 4) {
-          await nats.restart();
+          await nats.server.restart();
           natsRestarts++;
         }
       }
@@ -85,8 +75,8 @@ describe.runIf(serverUrl)('NATS publisher in processes killed with SIGKILL (post
         await child.exited;
       }
     }
-    expect(await streamMessageCount(nc, 'MULTI')).toBe(5_000);
-    const messages = await readStream(nc, 'MULTI');
+    expect(await streamMessageCount(nats.connection, 'MULTI')).toBe(5_000);
+    const messages = await readStream(nats.connection, 'MULTI');
     const ids = new Set(messages.map((m) => m.headers['Nats-Msg-Id']));
     expect(ids.size).toBe(5_000);
     const logIds = await store.sql.query<{ id: string }>(`SELECT event_id::text AS id FROM "${store.schema}".events`);

@@ -5,26 +5,17 @@
  * mapping, upcasting, headers; creating or checking the JetStream stream.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectNats, JetStreamSetupError, natsPublisher } from '../../src/integration/index.js';
 import { createConsumers, type Consumers } from '../../src/processing/index.js';
 import { ValidationError, type EventStore } from '../../src/index.js';
 import { drivers, storeFactory } from '../support/drivers.js';
-import { startNatsServer, type NatsServer } from '../support/nats.js';
+import { natsForFile } from '../support/nats.js';
 import { waitUntil } from '../processing/support.js';
 import { bankBus, bankLoad } from './bank.js';
 import { readStream, streamMessageCount, type StoredMessage } from './support.js';
 
-let nats: NatsServer;
-let nc: NatsConnection;
-beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connectNats(nats.url);
-});
-afterAll(async () => {
-  await nc?.close();
-});
+const nats = natsForFile();
 
 /** Each event id once; each stream's versions 1..n in order. */
 function expectComplete(messages: StoredMessage[], events: number) {
@@ -45,7 +36,7 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
   const unique = () => `${driver}${serial++}`;
 
   async function run(store: EventStore, publisher: ReturnType<typeof natsPublisher>, owner = 'p') {
-    await publisher.start(nc);
+    await publisher.start(nats.connection);
     const consumers = createConsumers([publisher.consumer], { owner, pollIntervalMs: 50, leaseTtlMs: 600 });
     consumers.on('error', () => {}); // NATS restarts are retried
     return consumers.start(store);
@@ -74,11 +65,11 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
         }
         if (ticks === 40) {
           // The other lanes keep appending while NATS is down; the runner's publishes fail and are retried.
-          await nats.restart();
+          await nats.server.restart();
           // (before the next consumer restart, which needs JetStream to check the stream)
           await waitUntil(
             () =>
-              streamMessageCount(nc, publisher.streamName).then(
+              streamMessageCount(nats.connection, publisher.streamName).then(
                 () => true,
                 () => false,
               ),
@@ -92,7 +83,7 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     expect(head).toBe(1_500n);
     await consumers.waitFor(publisher.consumer.name, head, { timeout: 30_000 });
     await consumers.stop();
-    const messages = await readStream(nc, publisher.streamName);
+    const messages = await readStream(nats.connection, publisher.streamName);
     expectComplete(messages, 1_500);
     // Each batch is stored as an ordered prefix (expect.lastMsgID): the JetStream stream is in global order.
     const positions = messages.map((m) => Number(m.headers['Fabula-Global-Position']));
@@ -111,10 +102,10 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     const { bus, registry } = bankBus(store);
     const prefix = `t${unique()}`;
     const publisher = natsPublisher({ prefix, registry, maxBatch: 400 });
-    await publisher.start(nc);
+    await publisher.start(nats.connection);
     // Another writer publishes into the same JetStream stream all along.
     const { jetstream } = await import('@nats-io/jetstream');
-    const js = jetstream(nc);
+    const js = jetstream(nats.connection);
     let interloping = true;
     let others = 0;
     const interloper = (async () => {
@@ -129,7 +120,7 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     interloping = false;
     await interloper;
     await consumers.stop();
-    const messages = (await readStream(nc, publisher.streamName)).filter((m) => m.headers['Fabula-Event-Id']);
+    const messages = (await readStream(nats.connection, publisher.streamName)).filter((m) => m.headers['Fabula-Event-Id']);
     expectComplete(messages, 1_000);
     expect(others).toBeGreaterThan(0);
   }, 60_000);
@@ -149,7 +140,7 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     const c1 = await run(store, all);
     await c1.waitFor(all.consumer.name, 4n, { timeout: 10_000 });
     await c1.stop();
-    const plain = await readStream(nc, all.streamName);
+    const plain = await readStream(nats.connection, all.streamName);
     expect(plain.map((m) => m.data)).toEqual([
       { accountId: 'old', owner: 'x', currency: 'EUR', overdraftLimit: 0 },
       { accountId: 'old', amount: 5 },
@@ -179,7 +170,7 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     const c2 = await run(store, mapped);
     await c2.waitFor('public-events', 4n, { timeout: 10_000 });
     await c2.stop();
-    const published = await readStream(nc, mapped.streamName);
+    const published = await readStream(nats.connection, mapped.streamName);
     expect(published.map((m) => [m.subject, m.headers['Fabula-Event-Type'], m.data])).toEqual([
       [`${prefix}.account.bank_AccountOpened`, 'bank.AccountOpened', { account: 'old', limit: 0 }],
       [`${prefix}.account.MoneyWithdrawn`, 'MoneyWithdrawn', { amount: 7 }],
@@ -201,7 +192,7 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     const consumers = await run(store, publisher);
     await consumers.waitFor('big', 4n, { timeout: 10_000 });
     await consumers.stop();
-    expect((await readStream(nc, publisher.streamName)).map((m) => m.data)).toEqual([{ n: 1 }, { n: 3 }]);
+    expect((await readStream(nats.connection, publisher.streamName)).map((m) => m.data)).toEqual([{ n: 1 }, { n: 3 }]);
     const parked = await consumers.parkedEvents('big');
     expect(parked.map((p) => [p.position, p.reason])).toEqual([
       [2n, 'failed'],
@@ -211,24 +202,24 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
   });
 
   it('creates the JetStream stream with its duplicate window, accepts one that covers its subjects, refuses one that does not', async () => {
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.connection);
     const prefix = `t${unique()}`;
     const publisher = natsPublisher({ prefix, stream: { name: `S_${prefix}`, duplicateWindowMs: 30_000 } });
-    await publisher.start(nc);
+    await publisher.start(nats.connection);
     const info = await jsm.streams.info(`S_${prefix}`);
     expect(info.config.subjects).toEqual([`${prefix}.>`]);
     expect(info.config.duplicate_window).toBe(30_000 * 1_000_000);
-    await publisher.start(nc); // again: the stream is there and fits
+    await publisher.start(nats.connection); // again: the stream is there and fits
 
     await jsm.streams.add({ name: `W_${prefix}`, subjects: [`${prefix}w.*`] });
     const wrong = natsPublisher({ prefix: `${prefix}w`, stream: { name: `W_${prefix}` } });
-    const error = await wrong.start(nc).catch((e: unknown) => e);
+    const error = await wrong.start(nats.connection).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(JetStreamSetupError);
     expect((error as Error).message).toContain(`do not cover "${prefix}w.>"`);
 
     // Another stream already takes the subjects: creating a second one fails, saying so.
     const clash = natsPublisher({ prefix, stream: { name: `C_${prefix}` } });
-    await expect(clash.start(nc)).rejects.toThrow(
+    await expect(clash.start(nats.connection)).rejects.toThrow(
       /cannot create JetStream stream "C_.*another stream may already take these subjects/,
     );
 
@@ -237,6 +228,6 @@ describe.each(drivers)('NATS publisher (%s)', (driver) => {
     expect(() => natsPublisher({ prefix: 'a.>' })).toThrow(ValidationError);
     expect(() => natsPublisher({ stream: { name: 'bad name' } })).toThrow(ValidationError);
     expect(() => natsPublisher({ stream: { duplicateWindowMs: 10 } })).toThrow(ValidationError);
-    expect(await streamMessageCount(nc, `S_${prefix}`)).toBe(0);
+    expect(await streamMessageCount(nats.connection, `S_${prefix}`)).toBe(0);
   });
 });

@@ -4,27 +4,18 @@
  * /metrics, and closes cleanly. Without NATS nothing of it runs (the other service tests).
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectNats, type IntegrationDefinition } from '../../src/integration/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type IntegrationDefinition } from '../../src/integration/index.js';
 import { startService, type Service } from '../../src/server/service.js';
 import referenceApp from '../../examples/reference-app.js';
 import { drivers } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
-import { startNatsServer, type NatsServer } from '../support/nats.js';
+import { natsForFile } from '../support/nats.js';
 import { waitUntil } from '../processing/support.js';
 import { call } from '../server/support.js';
 import { readStream } from './support.js';
 
-let nats: NatsServer;
-let nc: NatsConnection;
-beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connectNats(nats.url);
-});
-afterAll(async () => {
-  await nc?.close();
-});
+const nats = natsForFile();
 
 const location = storeLocations('nats');
 
@@ -35,7 +26,7 @@ describe.each(drivers)('service with NATS (%s)', (driver) => {
   });
 
   it('publishes events, runs inbound messages as commands, reports status and metrics, closes cleanly', async () => {
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.connection);
     await jsm.streams.add({ name: `IN_${driver}`, subjects: [`in-${driver}.>`] });
     const integration: IntegrationDefinition = {
       publish: {
@@ -55,19 +46,21 @@ describe.each(drivers)('service with NATS (%s)', (driver) => {
       app: { ...referenceApp, integration },
       port: 0,
       ...location(driver),
-      nats: { url: nats.url, prefix },
+      nats: { url: nats.server.url, prefix },
     });
     const { url } = service;
     await call(url, 'POST', '/commands/OpenAccount', { accountId: 'a1', owner: 'Ada', currency: 'EUR' });
     await call(url, 'POST', '/commands/DepositMoney', { accountId: 'a1', amount: 10 });
-    await jetstream(nc).publish(`in-${driver}.payments`, JSON.stringify({ accountId: 'a1', amount: 32 }), { msgID: 'partner-1' });
+    await jetstream(nats.connection).publish(`in-${driver}.payments`, JSON.stringify({ accountId: 'a1', amount: 32 }), {
+      msgID: 'partner-1',
+    });
     await waitUntil(async () => (await service!.store.readStream('account-a1')).length === 3, 10_000, 'the inbound deposit');
     const publisher = service.integration!.publisher!;
     await service.integration!.consumers.waitFor(publisher.consumer.name, await service.store.headPosition(), {
       timeout: 10_000,
     });
 
-    const published = await readStream(nc, publisher.streamName);
+    const published = await readStream(nats.connection, publisher.streamName);
     expect(published.map((m) => [m.subject, m.data])).toEqual([
       [`${prefix}.account.bank_Deposited`, { amount: 10 }],
       [`${prefix}.account.bank_Deposited`, { amount: 32 }],
