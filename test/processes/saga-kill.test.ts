@@ -3,16 +3,14 @@
  * clients, while the server is SIGKILLed 5 times and restarted. Every transfer must end, no money may
  * appear or vanish, each account's events must add up to its balance, and no step may run twice.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { openEventStore, type RecordedEvent } from '../../src/index.js';
-import { fabulaBin } from '../support/cli.js';
 import { drivers } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
+import { referenceServer } from '../support/reference-server.js';
 
 const location = storeLocations('saga');
-const compiledReferenceApp = path.resolve(import.meta.dirname, '../../dist/examples/reference-app.js');
 const ACCOUNTS = 10;
 const OPENING = 1_000;
 const TRANSFERS = 200;
@@ -45,32 +43,10 @@ const transferOf = (e: RecordedEvent) => (e.data as { transferId?: string }).tra
 describe.each(drivers)('the transfer saga under SIGKILL (%s)', (driver) => {
   it('ends every transfer, conserves money, and runs no step twice', { timeout: 240_000 }, async () => {
     const where = location(driver);
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const env = Object.fromEntries(
-      Object.entries({
-        ...process.env,
-        DATABASE_URL: where.databaseUrl,
-        FABULA_DATA_DIR: where.dataDir,
-        LOG_LEVEL: 'warn',
-        // Short enough that credits caught by a kill time out and are refunded.
-        FABULA_TRANSFER_TIMEOUT_MS: '2000',
-      }).filter(([, v]) => v !== undefined),
-    ) as NodeJS.ProcessEnv;
-    const startChild = () =>
-      spawn(process.execPath, [fabulaBin, '--schema', where.schema, '--app', compiledReferenceApp, 'serve', '--port', String(port)], {
-        env,
-        stdio: 'ignore',
-      });
-    const url = `http://127.0.0.1:${port}`;
-    const ready = async () => {
-      for (let i = 0; i < 600; i++) {
-        try {
-          if ((await fetch(`${url}/health/ready`)).ok) return;
-        } catch {}
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('server did not become ready');
-    };
+    // Short enough that credits caught by a kill time out and are refunded.
+    const server = referenceServer(where, { env: { FABULA_TRANSFER_TIMEOUT_MS: '2000' }, readyAttempts: 600 });
+    const { url, ready } = server;
+    const startChild = server.start;
 
     let child: ChildProcess = startChild();
     const statuses = new Map<string, string>();
@@ -89,7 +65,12 @@ describe.each(drivers)('the transfer saga under SIGKILL (%s)', (driver) => {
           const i = next++;
           const from = Math.floor(Math.random() * ACCOUNTS);
           const to = (from + 1 + Math.floor(Math.random() * (ACCOUNTS - 1))) % ACCOUNTS;
-          const body = { transferId: `t${i}`, fromAccountId: `s${from}`, toAccountId: `s${to}`, amount: 1 + Math.floor(Math.random() * 120) };
+          const body = {
+            transferId: `t${i}`,
+            fromAccountId: `s${from}`,
+            toAccountId: `s${to}`,
+            amount: 1 + Math.floor(Math.random() * 120),
+          };
           const r = await persist(url, 'POST', '/commands/TransferMoney', body, `transfer-${i}`);
           expect([200, 202], JSON.stringify(r.json)).toContain(r.status); // 200: a retry answered from the record
         }

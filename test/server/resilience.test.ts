@@ -2,21 +2,18 @@
  * The service tried from outside: killed with SIGKILL under load and restarted while clients retry with
  * their Idempotency-Keys; shut down gracefully mid-load; and fed thousands of malformed requests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openEventStore } from '../../src/index.js';
 import { startService } from '../../src/server/service.js';
 import referenceApp from '../../examples/reference-app.js';
-import { fabulaBin } from '../support/cli.js';
 import { drivers } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
+import { referenceServer } from '../support/reference-server.js';
 import { checkResponse, specOf } from './contract.js';
 
 const location = storeLocations('svc');
-/** The reference app as the tests' global setup compiled it, for the compiled `fabula` binary. */
-const compiledReferenceApp = path.resolve(import.meta.dirname, '../../dist/examples/reference-app.js');
 
 async function post(url: string, path: string, body: unknown, key?: string) {
   const response = await fetch(`${url}${path}`, {
@@ -56,34 +53,9 @@ async function depositsWithRetry(url: () => string, keys: string[], concurrency:
 describe.each(drivers)('the service under failure (%s)', (driver) => {
   it('survives SIGKILL under load: clients retrying with Idempotency-Keys get every deposit applied exactly once', async () => {
     const where = location(driver);
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const env = Object.fromEntries(
-      Object.entries({
-        ...process.env,
-        DATABASE_URL: where.databaseUrl,
-        FABULA_DATA_DIR: where.dataDir,
-        LOG_LEVEL: 'warn',
-      }).filter(([, v]) => v !== undefined),
-    ) as NodeJS.ProcessEnv;
-    const startChild = () =>
-      spawn(
-        process.execPath,
-        [fabulaBin, '--schema', where.schema, '--app', compiledReferenceApp, 'serve', '--port', String(port)],
-        {
-          env,
-          stdio: 'ignore',
-        },
-      );
-    const url = `http://127.0.0.1:${port}`;
-    const ready = async () => {
-      for (let i = 0; i < 300; i++) {
-        try {
-          if ((await fetch(`${url}/health/ready`)).ok) return;
-        } catch {}
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('server did not become ready');
-    };
+    const server = referenceServer(where, { readyAttempts: 300 });
+    const { url, ready } = server;
+    const startChild = server.start;
     let child: ChildProcess = startChild();
     try {
       await ready();
