@@ -96,9 +96,9 @@ export function statements(schema: string) {
     readAll: (filters: { eventTypes: boolean; streamTypes: boolean; tenant: boolean }) => {
       const where = ['e.global_position > $1'];
       let n = 3;
-      if (filters.tenant) where.push(`e.tenant_id = $${n++}`);
       if (filters.eventTypes) where.push(`event_type = ANY($${n++}::text[])`);
       if (filters.streamTypes) where.push(`stream_type = ANY($${n++}::text[])`);
+      if (filters.tenant) where.push(`e.tenant_id = $${n++}`);
       return `SELECT ${EVENT_COLUMNS} FROM ${s}.events e WHERE ${where.join(' AND ')} ORDER BY e.global_position LIMIT $2`;
     },
 
