@@ -159,7 +159,8 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
       inlineHandlers: [
         async (events, tx, { schema }) => {
           // The owner again (no tenant set): every tenant's rows are visible here.
-          const [{ n }] = await tx.query<{ n: number }>(`SELECT count(DISTINCT tenant_id)::int AS n FROM "${schema}".events`);
+          const [row] = await tx.query<{ n: number }>(`SELECT count(DISTINCT tenant_id)::int AS n FROM "${schema}".events`);
+          const n = row!.n;
           for (const e of events) got.push([e.streamId, e.tenantId, n]);
         },
       ],
