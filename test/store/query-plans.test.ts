@@ -87,6 +87,10 @@ describe.runIf(serverUrl)('query plans on a store grown to 100,000 streams (post
         await appendAsTenant([one(`plan-${round}tnew${i}`, 'no_stream')]);
         await appendAsTenant([one(`plan-${round}ta${i}`, 'any'), one(`plan-${round}tb${i}`, 'no_stream')]);
         await appendAsTenant([one(`plan-${round}tnew${i}`, 1)]);
+        const retriedAsTenant = event();
+        await appendAsTenant([one(`plan-${round}tc${i}`, 'any', true, [retriedAsTenant])]); // idempotency lookup
+        await appendAsTenant([one(`plan-${round}tc${i}`, 'any', true, [retriedAsTenant])]); // and its retry
+        await appendAsTenant([one(`plan-${round}td${i}`, 'any'), one(`plan-${round}td${i}`, 'any')]); // one by one
         await asTenant(st.readStream('ASC'), [`plan-${round}tnew${i}`, 1, 1000, null, null, 'plan-tenant']);
         await asTenant(st.readAll({ eventTypes: false, streamTypes: false, tenant: true }), [40 + i, 500, 'plan-tenant']);
         await asTenant(st.streamInfo, [`plan-${round}ta${i}`, 'plan-tenant']);
