@@ -5,10 +5,10 @@
  * is confined by row-level security whatever it asks for.
  */
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyError, FabulaError, type EventStore, type RecordedEvent } from '../../src/index.js';
+import { ConcurrencyError, FabulaError, openEventStore, type EventStore, type RecordedEvent } from '../../src/index.js';
 import { SnapshotStore } from '../../src/store/snapshot-store.js';
 import { enterTenant, TENANT_ROLE } from '../../src/store/statements.js';
-import { drivers, storeFactory } from '../support/drivers.js';
+import { drivers, serverUrl, storeFactory, uniqueSchema } from '../support/drivers.js';
 
 const PROTECTED = ['streams', 'events', 'snapshots'] as const;
 
@@ -267,5 +267,49 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
       );
       expect(rows).toEqual(PROTECTED.map((relname) => ({ relname, on: true, forced: true })).sort((x, y) => x.relname.localeCompare(y.relname)));
     });
+  });
+});
+
+/**
+ * The tests above connect as a superuser, whom row-level security never binds: there, the role switch
+ * does the work. Here the store's user is an ordinary role that owns the tables, as in a careful
+ * deployment, so that FORCE is what binds it.
+ */
+describe.runIf(serverUrl)('tenant isolation with a store user that is not a superuser (postgres)', () => {
+  it('migrates, works across tenants in the system view, and is confined to a tenant as soon as one is set', async () => {
+    const admin = await openEventStore({ connectionString: serverUrl, schema: uniqueSchema() });
+    // What an administrator does once per cluster: the role (made by the admin store above) granted to the user.
+    await admin.sql.exec(`DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fabula_test_owner') THEN CREATE ROLE fabula_test_owner LOGIN; END IF;
+      EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+      GRANT CREATE ON DATABASE "${new URL(serverUrl!).pathname.slice(1)}" TO fabula_test_owner;
+      GRANT fabula_tenant TO fabula_test_owner;`);
+    await admin.sql.exec(`DROP SCHEMA "${admin.schema}" CASCADE`);
+    await admin.close();
+    const url = new URL(serverUrl!);
+    url.username = 'fabula_test_owner';
+    url.password = '';
+    const store = await openEventStore({ connectionString: url.toString(), schema: uniqueSchema() });
+    try {
+      const [{ su }] = (await store.sql.query<{ su: boolean }>(`SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user`)) as [{ su: boolean }];
+      expect(su).toBe(false);
+      await store.forTenant('tenant-a').append('s-1', [{ type: 'E', data: {} }, { type: 'E', data: {} }]);
+      await store.forTenant('tenant-b').append('s-1', [{ type: 'E', data: {} }]);
+      await store.append('s-1', [{ type: 'E', data: {} }]);
+      expect((await store.readAll()).map((e) => e.tenantId)).toEqual(['tenant-a', 'tenant-a', 'tenant-b', 'default']);
+      expect((await store.forTenant('tenant-b').readAll()).map((e) => e.globalPosition)).toEqual([3n]);
+      // The owner itself, without switching role: confined once a tenant is set (FORCE), everything without.
+      const asOwner = (tenant: string) =>
+        store.sql.transaction(async (tx) => {
+          await tx.query(`SELECT set_config('fabula.tenant', $1, true)`, [tenant]);
+          return (await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${store.schema}".events`))[0]!.n;
+        });
+      expect(await asOwner('tenant-b')).toBe(1);
+      expect(await asOwner('tenant-c')).toBe(0);
+      expect(await asOwner('')).toBe(4);
+    } finally {
+      await store.sql.exec(`DROP SCHEMA "${store.schema}" CASCADE`);
+      await store.close();
+    }
   });
 });

@@ -26,27 +26,33 @@ ALTER TABLE {{schema}}.snapshots ALTER COLUMN tenant_id SET DEFAULT coalesce(nul
 ALTER TABLE {{schema}}.snapshots DROP CONSTRAINT snapshots_pkey, ADD PRIMARY KEY (stream_id, aggregate_type, stream_version, tenant_id);
 
 -- The role tenant transactions run as: one per cluster (roles are cluster-wide), made by whichever store
--- migrates first. Stores migrating in parallel may race to create it: the loser finds it made.
+-- migrates first. Stores migrating in parallel may race to create it: the loser finds it made. A store
+-- user that may not create roles or grant this one needs an administrator to have done it (docs/tenancy.md);
+-- until then tenant views fail with "permission denied to set role", and the system view works as before.
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fabula_tenant') THEN
     CREATE ROLE fabula_tenant NOLOGIN;
   END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+EXCEPTION WHEN duplicate_object OR unique_violation OR insufficient_privilege THEN NULL;
 END $$;
 DO $$
 BEGIN
   -- The store's own user must be allowed to switch to it (superusers always are).
-  IF NOT pg_has_role(current_user, 'fabula_tenant', 'MEMBER') THEN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fabula_tenant') AND NOT pg_has_role(current_user, 'fabula_tenant', 'MEMBER') THEN
     EXECUTE format('GRANT fabula_tenant TO %I', current_user);
   END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+EXCEPTION WHEN duplicate_object OR unique_violation OR insufficient_privilege THEN NULL;
 END $$;
-
-GRANT USAGE ON SCHEMA {{schema}} TO fabula_tenant;
-GRANT SELECT, INSERT, UPDATE ON {{schema}}.streams TO fabula_tenant;
-GRANT SELECT, INSERT ON {{schema}}.events TO fabula_tenant;
-GRANT SELECT, INSERT, UPDATE, DELETE ON {{schema}}.snapshots TO fabula_tenant;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fabula_tenant') THEN
+    GRANT USAGE ON SCHEMA {{schema}} TO fabula_tenant;
+    GRANT SELECT, INSERT, UPDATE ON {{schema}}.streams TO fabula_tenant;
+    GRANT SELECT, INSERT ON {{schema}}.events TO fabula_tenant;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON {{schema}}.snapshots TO fabula_tenant;
+  END IF;
+END $$;
 
 ALTER TABLE {{schema}}.streams ENABLE ROW LEVEL SECURITY;
 ALTER TABLE {{schema}}.streams FORCE ROW LEVEL SECURITY;
