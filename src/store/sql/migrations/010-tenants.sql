@@ -74,3 +74,7 @@ CREATE POLICY tenant_rows ON {{schema}}.snapshots
   USING (tenant_id = current_setting('fabula.tenant', true)) WITH CHECK (tenant_id = current_setting('fabula.tenant', true));
 CREATE POLICY system_rows ON {{schema}}.snapshots TO CURRENT_USER
   USING (coalesce(current_setting('fabula.tenant', true), '') = '');
+
+-- A process instance works in the tenant of the event that started it: its commands are sent in that
+-- tenant. NULL (instances started before this migration): the default tenant.
+ALTER TABLE {{schema}}.process_instances ADD COLUMN tenant_id text;
