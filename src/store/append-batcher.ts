@@ -178,7 +178,9 @@ export class AppendBatcher {
     const left: Array<Pending | PendingGroup> = [];
     let bytes = 0;
     let i = 0;
-    for (; i < this.queue.length && taken.length < MAX_APPENDS_PER_BATCH; i++) {
+    // Looks a bounded way down the queue: a long queue of other tenants' appends must not make every batch slow.
+    const end = Math.min(this.queue.length, MAX_APPENDS_PER_BATCH * 4);
+    for (; i < end && taken.length < MAX_APPENDS_PER_BATCH; i++) {
       const next = this.queue[i]!;
       if ('requests' in next) break;
       if (next.request.tenant !== tenant) {

@@ -63,7 +63,14 @@ export class SnapshotStore {
          VALUES ($1, $2, $3, $4, $5::jsonb, $6)
          ON CONFLICT (stream_id, aggregate_type, stream_version, tenant_id)
            DO UPDATE SET schema_version = excluded.schema_version, state = excluded.state, created_at = now()`,
-        [snapshot.streamId, snapshot.aggregateType, snapshot.schemaVersion, snapshot.streamVersion, JSON.stringify(snapshot.state), this.tenant],
+        [
+          snapshot.streamId,
+          snapshot.aggregateType,
+          snapshot.schemaVersion,
+          snapshot.streamVersion,
+          JSON.stringify(snapshot.state),
+          this.tenant,
+        ],
       );
       await sql.query(
         `DELETE FROM "${this.schema}".snapshots WHERE stream_id = $1 AND aggregate_type = $2 AND tenant_id = $4 AND stream_version < (

@@ -75,7 +75,10 @@ describe.each(drivers)('tenant isolation over HTTP (%s)', (driver) => {
   it("a tenant's every read route shows, counts and infers none of another tenant's streams and events", async () => {
     const { url } = await server();
     for (const who of ['b', 'none'] as const) {
-      expect((await call(url, 'GET', '/streams?includeDeleted=true', undefined, as(who))).json).toEqual({ streams: [], next: null });
+      expect((await call(url, 'GET', '/streams?includeDeleted=true', undefined, as(who))).json).toEqual({
+        streams: [],
+        next: null,
+      });
       expect((await call(url, 'GET', '/streams?type=account', undefined, as(who))).json.streams).toHaveLength(0);
       expect((await call(url, 'GET', '/events', undefined, as(who))).json).toEqual({ events: [], next: '0' });
       expect((await call(url, 'GET', '/events?types=MoneyDeposited&after=1', undefined, as(who))).json.events).toHaveLength(0);
@@ -144,7 +147,7 @@ describe.each(drivers)('tenant isolation over HTTP (%s)', (driver) => {
     expect((await call(url, 'GET', '/aggregates/account/a1', undefined, as('a'))).json.state.balance).toBe(507);
   });
 
-  it('the live tail (SSE) delivers only the tenant\'s own events', async () => {
+  it("the live tail (SSE) delivers only the tenant's own events", async () => {
     const { url } = await server();
     const tailB = tail(url, 'b', 2);
     const tailNone = tail(url, 'none', 1);

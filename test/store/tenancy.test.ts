@@ -21,7 +21,10 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
     const a = store.forTenant('tenant-a');
     const b = store.forTenant('tenant-b');
     await a.append('account-a1', [{ type: 'Opened', data: { owner: 'Ada' } }], { expectedVersion: 'no_stream' });
-    await a.append('account-a1', [{ type: 'Deposited', data: { amount: 5 } }, { type: 'Deposited', data: { amount: 7 } }]);
+    await a.append('account-a1', [
+      { type: 'Deposited', data: { amount: 5 } },
+      { type: 'Deposited', data: { amount: 7 } },
+    ]);
     await a.append('account-only-a', [{ type: 'Opened', data: { owner: 'Alan' } }]);
     await new SnapshotStore(store.sql, store.schema, 'tenant-a').save({
       streamId: 'account-a1',
@@ -41,12 +44,14 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
       [2, { amount: 5 }, 'tenant-a'],
       [3, { amount: 7 }, 'tenant-a'],
     ]);
-    expect((await b.readStream('account-a1')).map((e) => [e.streamVersion, e.data, e.tenantId])).toEqual([[1, { owner: 'Bea' }, 'tenant-b']]);
+    expect((await b.readStream('account-a1')).map((e) => [e.streamVersion, e.data, e.tenantId])).toEqual([
+      [1, { owner: 'Bea' }, 'tenant-b'],
+    ]);
     // B's no_stream append succeeded above although A has account-a1; B continues at its own version.
     const next = await b.append('account-a1', [{ type: 'Deposited', data: { amount: 1 } }], { expectedVersion: 1 });
     expect(next.nextExpectedVersion).toBe(2);
     expect((await a.streamInfo('account-a1'))!.version).toBe(3);
-    expect((await b.streamInfo('account-a1'))).toMatchObject({ version: 2, tenantId: 'tenant-b' });
+    expect(await b.streamInfo('account-a1')).toMatchObject({ version: 2, tenantId: 'tenant-b' });
   });
 
   it("a tenant's view sees and counts nothing of another tenant's streams and events", async () => {
@@ -79,9 +84,10 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
   it("another tenant's stream answers exactly as a stream that does not exist", async () => {
     const { b } = await twoTenants();
     const refusal = async (streamId: string) => {
-      const error = await b
-        .append(streamId, [{ type: 'Deposited', data: {} }], { expectedVersion: 'stream_exists' })
-        .then(() => null, (e: unknown) => e);
+      const error = await b.append(streamId, [{ type: 'Deposited', data: {} }], { expectedVersion: 'stream_exists' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(ConcurrencyError);
       const { code, message, actual } = error as ConcurrencyError;
       return { code, message: message.replace(streamId, '<id>'), actual };
@@ -110,9 +116,7 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
     const store = await stores.open();
     const tenants = ['t1', 't2', 't3', 'default'];
     await Promise.all(
-      Array.from({ length: 80 }, (_, i) =>
-        store.forTenant(tenants[i % 4]!).append(`s-${i % 5}`, [{ type: 'E', data: { i } }]),
-      ),
+      Array.from({ length: 80 }, (_, i) => store.forTenant(tenants[i % 4]!).append(`s-${i % 5}`, [{ type: 'E', data: { i } }])),
     );
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.append(`s-${i % 5}`, [{ type: 'E', data: { i } }])));
     const all = await store.readAll();
@@ -127,10 +131,14 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
         expect(versions).toEqual(Array.from({ length: versions.length }, (_, k) => k + 1));
       }
     }
-    expect((await store.forTenant('t1').appendMany([
-      { streamId: 's-0', events: [{ type: 'E', data: {} }], expectedVersion: 4 },
-      { streamId: 's-9', events: [{ type: 'E', data: {} }], expectedVersion: 'no_stream' },
-    ])).map((r) => r.nextExpectedVersion)).toEqual([5, 1]);
+    expect(
+      (
+        await store.forTenant('t1').appendMany([
+          { streamId: 's-0', events: [{ type: 'E', data: {} }], expectedVersion: 4 },
+          { streamId: 's-9', events: [{ type: 'E', data: {} }], expectedVersion: 'no_stream' },
+        ])
+      ).map((r) => r.nextExpectedVersion),
+    ).toEqual([5, 1]);
   });
 
   it('subscribe in a tenant delivers its own events only, live', async () => {
@@ -196,7 +204,9 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
     it("under the application's role with another tenant set, raw SQL sees none of a tenant's rows in any protected table", async () => {
       const { store } = await twoTenants();
       // The owner sees them all, so there is something to hide.
-      expect(await count((t) => store.sql.query(t.replaceAll('$schema', `"${store.schema}"`)), 'events', `tenant_id = 'tenant-a'`)).toBe(4);
+      expect(
+        await count((t) => store.sql.query(t.replaceAll('$schema', `"${store.schema}"`)), 'events', `tenant_id = 'tenant-a'`),
+      ).toBe(4);
       await asTenant(store, 'tenant-b', async (q) => {
         for (const table of PROTECTED) {
           expect(await count(q, table, `tenant_id = 'tenant-a'`), table).toBe(0);
@@ -204,7 +214,9 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
         }
         expect(await count(q, 'events')).toBe(1);
         expect(await count(q, 'streams')).toBe(1);
-        expect(await q(`SELECT max(global_position) AS m FROM $schema.events WHERE stream_id = 'account-only-a'`)).toEqual([{ m: null }]);
+        expect(await q(`SELECT max(global_position) AS m FROM $schema.events WHERE stream_id = 'account-only-a'`)).toEqual([
+          { m: null },
+        ]);
         // Writes to A's rows touch nothing.
         expect(await q(`UPDATE $schema.streams SET version = 99 WHERE tenant_id = 'tenant-a' RETURNING 1`)).toEqual([]);
         expect(await q(`DELETE FROM $schema.snapshots WHERE tenant_id = 'tenant-a' RETURNING 1`)).toEqual([]);
@@ -237,7 +249,10 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
         state: {},
       });
       for (const table of PROTECTED) {
-        await expect(asTenant(store, 'tenant-b', (q) => q(inserts[table])), table).rejects.toThrow(/row-level security/);
+        await expect(
+          asTenant(store, 'tenant-b', (q) => q(inserts[table])),
+          table,
+        ).rejects.toThrow(/row-level security/);
         // Moving one's own row to another tenant is refused too (events are never updated: no grant).
         await expect(
           asTenant(store, 'tenant-b', (q) => q(`UPDATE $schema.${table} SET tenant_id = 'tenant-a'`)),
@@ -253,8 +268,10 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
         for (const table of PROTECTED) expect(await count(q, table), table).toBe(0);
       });
       await expect(
-        asTenant(store, null, (q) => q(`INSERT INTO $schema.snapshots (stream_id, aggregate_type, schema_version, stream_version, state)
-                                         VALUES ('account-z', 'account', 1, 1, '{}')`)),
+        asTenant(store, null, (q) =>
+          q(`INSERT INTO $schema.snapshots (stream_id, aggregate_type, schema_version, stream_version, state)
+                                         VALUES ('account-z', 'account', 1, 1, '{}')`),
+        ),
       ).rejects.toThrow(/row-level security/);
     });
 
@@ -265,7 +282,9 @@ describe.each(drivers)('tenant isolation (%s)', (driver) => {
           WHERE relnamespace = $1::regnamespace AND relname = ANY($2) ORDER BY relname`,
         [store.schema, [...PROTECTED]],
       );
-      expect(rows).toEqual(PROTECTED.map((relname) => ({ relname, on: true, forced: true })).sort((x, y) => x.relname.localeCompare(y.relname)));
+      expect(rows).toEqual(
+        PROTECTED.map((relname) => ({ relname, on: true, forced: true })).sort((x, y) => x.relname.localeCompare(y.relname)),
+      );
     });
   });
 });
@@ -291,9 +310,14 @@ describe.runIf(serverUrl)('tenant isolation with a store user that is not a supe
     url.password = '';
     const store = await openEventStore({ connectionString: url.toString(), schema: uniqueSchema() });
     try {
-      const [{ su }] = (await store.sql.query<{ su: boolean }>(`SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user`)) as [{ su: boolean }];
+      const [{ su }] = (await store.sql.query<{ su: boolean }>(
+        `SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user`,
+      )) as [{ su: boolean }];
       expect(su).toBe(false);
-      await store.forTenant('tenant-a').append('s-1', [{ type: 'E', data: {} }, { type: 'E', data: {} }]);
+      await store.forTenant('tenant-a').append('s-1', [
+        { type: 'E', data: {} },
+        { type: 'E', data: {} },
+      ]);
       await store.forTenant('tenant-b').append('s-1', [{ type: 'E', data: {} }]);
       await store.append('s-1', [{ type: 'E', data: {} }]);
       expect((await store.readAll()).map((e) => e.tenantId)).toEqual(['tenant-a', 'tenant-a', 'tenant-b', 'default']);
