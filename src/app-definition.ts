@@ -15,10 +15,14 @@ import type { EventStore } from './store/event-store.js';
 import type { CommandBus } from './write/command-bus.js';
 import { QueryBus } from './queries/query-bus.js';
 
-/** Reads an aggregate's state, now or as of a time or version (temporal query). Version 0: no such aggregate. */
+/**
+ * Reads an aggregate's state, now or as of a time or version (temporal query). Version 0: no such
+ * aggregate. `tenantId`: the caller's tenant, whose stream it must be (read it through the repository's
+ * `forTenant`; docs/tenancy.md).
+ */
 export type StateReader = (
   id: string,
-  options: { asOf?: Date; atVersion?: number },
+  options: { asOf?: Date; atVersion?: number; tenantId?: string },
 ) => Promise<{ version: number; state: unknown }>;
 
 export interface AppContext {

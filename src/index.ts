@@ -3,7 +3,7 @@
  */
 export * from './core/errors.js';
 export type * from './core/events.js';
-export { streamTypeOf } from './core/events.js';
+export { DEFAULT_TENANT, streamTypeOf } from './core/events.js';
 export { defaultLimits, type StoreLimits } from './core/validation.js';
 export { EventStore, type StreamAppend } from './store/event-store.js';
 export { openEventStore, type OpenEventStoreOptions } from './store/open.js';

@@ -54,7 +54,8 @@ export function registerBank({ store, bus, registry = registerBankEvents(new Eve
     .registerAggregate(RefundTransfer, { repository: accounts, id, handle: (a, c) => a.refundTransfer(c.amount, c.transferId) });
   /** An account's state now, or as of a time or version (for temporal queries). */
   const readState: StateReader = async (accountId, options) => {
-    const account = await accounts.load(accountId, options);
+    const repository = options.tenantId === undefined ? accounts : accounts.forTenant(options.tenantId);
+    const account = await repository.load(accountId, options);
     return { version: account.version, state: { ...account.snapshotState().fields, status: account.status } };
   };
   return { accounts, registry, readState };

@@ -29,10 +29,11 @@ export default defineApp({
       // For GET /aggregates/{type}/{id} and `fabula state <type> <id>`, now or as of a time.
       aggregates: {
         book: async (id, options) => {
-          const book = await books.load(id, options);
+          const book = await (options.tenantId === undefined ? books : books.forTenant(options.tenantId)).load(id, options);
           return { version: book.version, state: { title: book.title, onLoanTo: book.onLoanTo } };
         },
-        member: (id, options) => members.load(`member-${id}`, options),
+        member: (id, options) =>
+          (options.tenantId === undefined ? members : members.forTenant(options.tenantId)).load(`member-${id}`, options),
       },
     };
   },

@@ -32,6 +32,7 @@ export function registerOrders({
     bus.registerDecider(definition as typeof PlaceOrder, { repository: orders, streamId });
   }
   /** An order's state now, or as of a time or version (for temporal queries). */
-  const readState: StateReader = (orderId, options) => orders.load(streamId({ orderId }), options);
+  const readState: StateReader = (orderId, options) =>
+    (options.tenantId === undefined ? orders : orders.forTenant(options.tenantId)).load(streamId({ orderId }), options);
   return { orders, registry, readState };
 }

@@ -38,6 +38,8 @@ export interface RecordedEvent<Type extends string = string, Data = unknown> {
   streamVersion: number;
   globalPosition: bigint;
   recordedAt: Date;
+  /** The tenant whose stream this is (`'default'` in a single-tenant store; see docs/tenancy.md). */
+  tenantId: string;
 }
 
 /**
@@ -76,6 +78,8 @@ export interface StreamInfo {
   deleted: boolean;
   deletedAt: Date | null;
   metadata: Record<string, unknown>;
+  /** The tenant whose stream this is. A stream's identity is its id and its tenant. */
+  tenantId: string;
 }
 
 export type ReadDirection = 'forwards' | 'backwards';
@@ -123,6 +127,9 @@ export interface ListStreamsOptions {
 export interface DeleteStreamOptions {
   expectedVersion?: ExpectedVersion;
 }
+
+/** The tenant of everything written without one (a single-tenant store, the store's system view). */
+export const DEFAULT_TENANT = 'default';
 
 /** The stream type (category) of a stream id: the part before the first `-`. */
 export function streamTypeOf(streamId: string): string {

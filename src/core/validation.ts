@@ -42,6 +42,17 @@ export function validateStreamId(streamId: unknown, limits: StoreLimits, field =
   return streamId;
 }
 
+/** A tenant id (docs/tenancy.md): a non-empty name, as a stream id, of at most 100 characters. */
+export function validateTenantId(tenantId: unknown, field = 'tenantId'): string {
+  if (typeof tenantId !== 'string') throw new ValidationError(field, `must be a string, got ${describe(tenantId)}`);
+  if (tenantId.length === 0) throw new ValidationError(field, 'must not be empty');
+  if (tenantId.length > 100) throw new ValidationError(field, `is ${tenantId.length} characters long; the limit is 100`);
+  if (CONTROL_CHARS.test(tenantId)) throw new ValidationError(field, 'must not contain control characters');
+  if (!tenantId.isWellFormed()) throw new ValidationError(field, 'must be well-formed Unicode (no lone surrogates)');
+  if (tenantId.trim() !== tenantId) throw new ValidationError(field, 'must not start or end with whitespace');
+  return tenantId;
+}
+
 export function validateEventType(type: unknown, field: string): string {
   if (typeof type !== 'string' || !EVENT_TYPE.test(type)) {
     throw new ValidationError(

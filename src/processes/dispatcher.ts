@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConcurrencyError, FabulaError, StoreClosedError } from '../core/errors.js';
+import { DEFAULT_TENANT } from '../core/events.js';
 import type { EventStore } from '../store/event-store.js';
 import { Wakeup } from '../store/wakeup.js';
 import type { CommandBus } from '../write/command-bus.js';
@@ -111,6 +112,8 @@ export class Dispatcher {
       const result = await this.commands.execute(row.command_type, row.data, {
         commandId: row.command_id,
         correlationId: row.correlation_id,
+        // In the instance's tenant; the default one through the store's system view, as before tenants.
+        ...(row.tenant_id !== null && row.tenant_id !== DEFAULT_TENANT ? { tenantId: row.tenant_id } : {}),
         metadata: {
           process: row.process,
           processInstance: row.instance_id,

@@ -268,6 +268,7 @@ export class Processes extends EventEmitter<ProcessesEvents> {
           cause: event.id,
           correlationId: typeof event.metadata.correlationId === 'string' ? event.metadata.correlationId : event.id,
           commands: this.options.commands,
+          tenantId: event.tenantId,
         });
       },
     });

@@ -9,6 +9,8 @@ export interface InstanceRow {
   ended: boolean;
   correlation_id: string;
   now: Date;
+  /** The tenant the instance works in (null: started before tenants, the default one). */
+  tenant_id: string | null;
 }
 
 export interface CommandRow {
@@ -21,6 +23,8 @@ export interface CommandRow {
   caused_by: string;
   correlation_id: string;
   status: 'pending' | 'dispatching' | 'completed' | 'rejected' | 'withdrawn';
+  /** The instance's tenant: the command is sent in it. */
+  tenant_id: string | null;
 }
 
 export interface TimeoutRow {
@@ -39,11 +43,11 @@ export function processSql(schema: string) {
   return {
     /**
      * Creates the instance if new, and locks it either way (a no-op update takes the row lock), in one
-     * round trip: $3 the initial state, $4 the correlation id of a new instance.
+     * round trip: $3 the initial state, $4 the correlation id and $5 the tenant of a new instance.
      */
-    enter: `INSERT INTO ${instances} AS i (process, instance_id, state, correlation_id) VALUES ($1, $2, $3::jsonb, $4)
+    enter: `INSERT INTO ${instances} AS i (process, instance_id, state, correlation_id, tenant_id) VALUES ($1, $2, $3::jsonb, $4, $5)
             ON CONFLICT (process, instance_id) DO UPDATE SET steps = i.steps
-            RETURNING i.state, i.ended, i.correlation_id, clock_timestamp() AS now`,
+            RETURNING i.state, i.ended, i.correlation_id, clock_timestamp() AS now, i.tenant_id`,
     /**
      * Writes what a step decided, in one statement: $3 state, $4 ended, $5 steps of pending commands to
      * withdraw, $6 commands to send [{ id, step, type, data }] in order (a replayed step finds them there
@@ -87,7 +91,8 @@ export function processSql(schema: string) {
                ORDER BY p.seq LIMIT $3 FOR UPDATE SKIP LOCKED)
               AND c.${open} AND (c.status = 'pending' OR c.claimed_at < clock_timestamp() - $2 * interval '1 millisecond')
               AND i.process = c.process AND i.instance_id = c.instance_id
-            RETURNING c.command_id, c.process, c.instance_id, c.step, c.command_type, c.data, c.caused_by, i.correlation_id, c.status`,
+            RETURNING c.command_id, c.process, c.instance_id, c.step, c.command_type, c.data, c.caused_by, i.correlation_id, c.status,
+                      i.tenant_id`,
     /** Gives a claimed command back (a transient failure): it is tried again later. */
     release: `UPDATE ${commands} SET status = 'pending', claim = NULL, last_error = $3,
                 not_before = clock_timestamp() + least(30000, 100 * 2 ^ least(attempts, 20)) * interval '1 millisecond'

@@ -7,6 +7,7 @@
  */
 import { v5 as uuidv5 } from 'uuid';
 import { ValidationError } from '../core/errors.js';
+import { DEFAULT_TENANT } from '../core/events.js';
 import type { SqlExecutor } from '../store/sql-client.js';
 import type { ProcessDefinition, ProcessMessage } from './define.js';
 import { checkReaction } from './reaction.js';
@@ -25,6 +26,8 @@ export interface StepInput {
   correlationId: string;
   /** The bus the step's commands will be sent on: each must be registered there. */
   commands: { has(type: string): boolean };
+  /** For a step caused by an event: the event's tenant, which a new instance works in (docs/tenancy.md). */
+  tenantId?: string;
 }
 
 /** Runs the step; false when the instance had ended (the message is not handed to it). */
@@ -32,8 +35,19 @@ export async function runStep(tx: SqlExecutor, sql: ProcessSql, input: StepInput
   const { definition, instanceId, cause } = input;
   const key = [definition.name, instanceId];
   const row = (
-    await tx.query<InstanceRow>(sql.enter, [...key, JSON.stringify(definition.initialState() ?? null), input.correlationId])
+    await tx.query<InstanceRow>(sql.enter, [
+      ...key,
+      JSON.stringify(definition.initialState() ?? null),
+      input.correlationId,
+      input.tenantId ?? DEFAULT_TENANT,
+    ])
   )[0]!;
+  // One instance never mixes tenants: its commands go to one tenant's streams.
+  if (input.tenantId !== undefined && (row.tenant_id ?? DEFAULT_TENANT) !== input.tenantId)
+    throw new ValidationError(
+      `process ${definition.name}: instance ${JSON.stringify(instanceId)}`,
+      `an event of tenant ${JSON.stringify(input.tenantId)} was routed to an instance of another tenant: route each tenant's events to instance ids of its own`,
+    );
   if (row.ended) return false;
   const now = new Date(row.now);
   const reaction = checkReaction(

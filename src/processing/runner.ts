@@ -53,7 +53,7 @@ export class ConsumerRunner implements RunnerContext {
   ) {
     this.id = row.consumer_id;
     this.name = row.consumer_name;
-    this.readAllSql = statements(host.store.schema).readAll({ eventTypes: false, streamTypes: false });
+    this.readAllSql = statements(host.store.schema).readAll({ eventTypes: false, streamTypes: false, tenant: false });
     this.handles = definition.handles ? new Set(definition.handles) : null;
     this.heartbeat = new Heartbeat(
       host.store,

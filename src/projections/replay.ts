@@ -53,7 +53,7 @@ export async function replayDryRun(
       await tx.exec(`CREATE SCHEMA ${quoted(scratch)}`);
       if (definition.setup) await definition.setup(setupContext(tx, instance));
       const context = projectionContext(tx, instance);
-      const readPage = statements(store.schema).readAll({ eventTypes: false, streamTypes: false });
+      const readPage = statements(store.schema).readAll({ eventTypes: false, streamTypes: false, tenant: false });
       let after = options.from;
       while (after < to) {
         // Read through the transaction: on PGlite (one connection) a read beside it would wait for it.

@@ -6,12 +6,19 @@
  * that arrive while one batch is being written are collected and written together, in one transaction
  * and one round trip, as the next batch. Each append keeps its own checks and result: one append's
  * conflict does not fail the others.
+ *
+ * A batch holds the appends of one tenant (docs/tenancy.md): it is then one statement that sets the
+ * tenant and appends. Appends of other tenants wait for the next batch (their order relative to each
+ * other is kept; appends of different tenants are independent, so no order between them is promised).
  */
-import type { ExpectedVersion, RecordedEvent } from '../core/events.js';
+import { DEFAULT_TENANT, type ExpectedVersion, type RecordedEvent } from '../core/events.js';
 import type { PreparedEvent } from '../core/validation.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
+import { leaveTenant } from './statements.js';
 
 export interface AppendRequest {
+  /** The tenant to append in, under row-level security; null: the store's system view (tenant `default`). */
+  tenant: string | null;
   streamId: string;
   streamType: string;
   expected: ExpectedVersion;
@@ -70,7 +77,7 @@ export class AppendBatcher {
    */
   constructor(
     private readonly sql: SqlClient,
-    private readonly appendBatchSql: string,
+    private readonly appendBatchSql: { system: string; asTenant: string },
     private readonly onAppended: () => void,
     private readonly inlineHandlers: readonly InlineHandler[],
     private readonly maxWritersInFlight: number,
@@ -161,29 +168,46 @@ export class AppendBatcher {
     }
   }
 
-  /** The next appends to write together: up to the first group, within the batch limits. */
+  /**
+   * The next appends to write together: those of the first one's tenant, up to the first group, within
+   * the batch limits.
+   */
   private takeBatch(): Pending[] {
+    const tenant = (this.queue[0] as Pending).request.tenant;
+    const taken: Pending[] = [];
+    const left: Array<Pending | PendingGroup> = [];
     let bytes = 0;
-    let count = 0;
-    while (count < this.queue.length && count < MAX_APPENDS_PER_BATCH) {
-      const next = this.queue[count]!;
+    let i = 0;
+    // Looks a bounded way down the queue: a long queue of other tenants' appends must not make every batch slow.
+    const end = Math.min(this.queue.length, MAX_APPENDS_PER_BATCH * 4);
+    for (; i < end && taken.length < MAX_APPENDS_PER_BATCH; i++) {
+      const next = this.queue[i]!;
       if ('requests' in next) break;
+      if (next.request.tenant !== tenant) {
+        left.push(next);
+        continue;
+      }
       bytes += next.request.bytes;
-      if (count > 0 && bytes > MAX_BYTES_PER_BATCH) break;
-      count++;
+      if (taken.length > 0 && bytes > MAX_BYTES_PER_BATCH) break;
+      taken.push(next);
     }
-    return this.queue.splice(0, count) as Pending[];
+    this.queue.splice(0, i, ...left);
+    return taken;
   }
 
+  /** Writes appends of one tenant. */
   private async write(requests: AppendRequest[], allOrNothing = false): Promise<AppendOutcome[]> {
     const payload = batchJson(requests);
+    const tenant = requests[0]!.tenant;
     // Without inline handlers an append is one autocommit statement: one round trip.
     const outcomes =
       this.inlineHandlers.length === 0 && !allOrNothing
-        ? await this.appendBatch(this.sql, payload)
+        ? await this.appendBatch(this.sql, payload, tenant)
         : await this.sql.transaction(async (tx) => {
-            const results = await this.appendBatch(tx, payload);
+            const results = await this.appendBatch(tx, payload, tenant);
             if (allOrNothing && results.some((o) => !('ok' in o))) throw new GroupRefused(results);
+            // Inline handlers work across tenants, as the store's owner (their rows carry each event's tenant).
+            if (tenant !== null && this.inlineHandlers.length > 0) await tx.query(leaveTenant);
             const recorded = recordedEvents(requests, results);
             if (recorded.length > 0) for (const handler of this.inlineHandlers) await handler(recorded, tx);
             return results;
@@ -192,8 +216,11 @@ export class AppendBatcher {
     return outcomes;
   }
 
-  private async appendBatch(sql: SqlExecutor, payload: string): Promise<AppendOutcome[]> {
-    const rows = await sql.query<{ results: AppendOutcome[] }>(this.appendBatchSql, [payload]);
+  private async appendBatch(sql: SqlExecutor, payload: string, tenant: string | null): Promise<AppendOutcome[]> {
+    const rows =
+      tenant === null
+        ? await sql.query<{ results: AppendOutcome[] }>(this.appendBatchSql.system, [payload])
+        : await sql.query<{ results: AppendOutcome[] }>(this.appendBatchSql.asTenant, [payload, tenant]);
     return rows[0]!.results;
   }
 }
@@ -229,6 +256,7 @@ function recordedEvents(requests: AppendRequest[], outcomes: AppendOutcome[]): R
       streamVersion: firstVersion + k,
       globalPosition: firstPosition + BigInt(k),
       recordedAt,
+      tenantId: request.tenant ?? DEFAULT_TENANT,
     }));
   });
 }

@@ -50,7 +50,7 @@ export async function checkConsistency(sql: SqlExecutor, schema: string): Promis
 
   const gaps = await sql.query<{ stream_id: string; n: string; lowest: string; highest: string }>(
     `SELECT stream_id, count(*)::text AS n, min(stream_version)::text AS lowest, max(stream_version)::text AS highest
-       FROM ${s}.events GROUP BY stream_id
+       FROM ${s}.events GROUP BY stream_id, tenant_id
       HAVING min(stream_version) <> 1 OR max(stream_version) <> count(*)
       ORDER BY stream_id LIMIT ${MAX_EXAMPLES}`,
   );
@@ -64,7 +64,8 @@ export async function checkConsistency(sql: SqlExecutor, schema: string): Promis
   const mismatched = await sql.query<{ stream_id: string; recorded: string | null; actual: string | null }>(
     `SELECT coalesce(st.stream_id, ev.stream_id) AS stream_id, st.version::text AS recorded, ev.highest::text AS actual
        FROM ${s}.streams st
-       FULL JOIN (SELECT stream_id, max(stream_version) AS highest FROM ${s}.events GROUP BY stream_id) ev ON ev.stream_id = st.stream_id
+       FULL JOIN (SELECT stream_id, tenant_id, max(stream_version) AS highest FROM ${s}.events GROUP BY stream_id, tenant_id) ev
+         ON ev.stream_id = st.stream_id AND ev.tenant_id = st.tenant_id
       WHERE st.stream_id IS NULL OR coalesce(ev.highest, 0) <> st.version
       ORDER BY 1 LIMIT ${MAX_EXAMPLES}`,
   );

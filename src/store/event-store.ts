@@ -1,5 +1,6 @@
 import { ConcurrencyError, IdempotencyError, StoreClosedError, StreamDeletedError, ValidationError } from '../core/errors.js';
 import {
+  DEFAULT_TENANT,
   streamTypeOf,
   type AppendOptions,
   type AppendResult,
@@ -23,11 +24,20 @@ import {
   validatePosition,
   validatePositiveInteger,
   validateStreamId,
+  validateTenantId,
   type StoreLimits,
 } from '../core/validation.js';
 import { AppendBatcher, type AppendOutcome, type InlineHandler } from './append-batcher.js';
 import type { SqlClient, SqlExecutor } from './sql-client.js';
-import { statements, toRecordedEvent, toStreamInfo, type EventRow, type Statements, type StreamRow } from './statements.js';
+import {
+  enterTenant,
+  statements,
+  toRecordedEvent,
+  toStreamInfo,
+  type EventRow,
+  type Statements,
+  type StreamRow,
+} from './statements.js';
 import { Wakeup } from './wakeup.js';
 
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
@@ -57,9 +67,24 @@ export interface EventStoreParts {
   appendWritersInFlight?: number;
 }
 
+/** What a store and its tenant views share. */
+interface Shared {
+  statements: Statements;
+  batcher: AppendBatcher;
+  wakeup: Wakeup;
+  closing: AbortController;
+  unlisten: Promise<() => Promise<void>> | null;
+  closed: Promise<void> | null;
+}
+
 /**
  * The event store: append-only streams with optimistic concurrency and idempotent appends, and a global
  * order in which one position is a complete checkpoint. Open one with `openEventStore()`.
+ *
+ * The store opened is the *system view*: streams it appends to, reads and lists are the `default`
+ * tenant's, while `readAll`, `subscribe` and `readEvent` see every tenant's events (what projections and
+ * other consumers need). `forTenant(id)` gives a view confined to one tenant by row-level security
+ * (docs/tenancy.md).
  */
 export class EventStore {
   readonly schema: string;
@@ -70,31 +95,82 @@ export class EventStore {
   readonly sql: SqlClient;
   /** The handlers every append runs in its transaction (so projections can check theirs is there). */
   readonly inlineHandlers: readonly StoreInlineHandler[];
-  private readonly statements: Statements;
-  private readonly batcher: AppendBatcher;
-  private readonly wakeup = new Wakeup();
-  private readonly closing = new AbortController();
-  private unlisten: Promise<() => Promise<void>> | null = null;
-  private closed: Promise<void> | null = null;
+  /** The tenant this view is confined to; null for the store's system view. */
+  readonly tenantId: string | null;
+  private readonly shared: Shared;
 
-  constructor(private readonly parts: EventStoreParts) {
+  constructor(
+    private readonly parts: EventStoreParts,
+    view?: { shared: Shared; tenantId: string },
+  ) {
     this.sql = parts.sql;
     this.schema = parts.schema;
     this.limits = parts.limits;
     this.driver = parts.sql.kind;
     this.inlineHandlers = parts.inlineHandlers ?? [];
-    this.statements = statements(parts.schema);
-    this.batcher = new AppendBatcher(
-      this.sql,
-      this.statements.appendBatch,
-      () => this.wakeup.signal(),
-      this.inlineHandlers.map(
-        (handler): InlineHandler =>
-          (events, tx) =>
-            handler(events, tx, { schema: parts.schema }),
+    this.tenantId = view?.tenantId ?? null;
+    if (view) {
+      this.shared = view.shared;
+      return;
+    }
+    const wakeup = new Wakeup();
+    const sqlOf = statements(parts.schema);
+    this.shared = {
+      statements: sqlOf,
+      wakeup,
+      closing: new AbortController(),
+      unlisten: null,
+      closed: null,
+      batcher: new AppendBatcher(
+        this.sql,
+        { system: sqlOf.appendBatch, asTenant: sqlOf.appendBatchAsTenant },
+        () => wakeup.signal(),
+        this.inlineHandlers.map(
+          (handler): InlineHandler =>
+            (events, tx) =>
+              handler(events, tx, { schema: parts.schema }),
+        ),
+        parts.sql.kind === 'pglite' ? 1 : (parts.appendWritersInFlight ?? 2),
       ),
-      parts.sql.kind === 'pglite' ? 1 : (parts.appendWritersInFlight ?? 2),
-    );
+    };
+  }
+
+  /**
+   * The store as one tenant sees it: the same methods, and every statement runs in a transaction that
+   * row-level security confines to `tenantId` (its streams, its events, nothing of any other tenant).
+   * Stream ids are per tenant: two tenants may both have `account-a1`. Cheap: views share the store.
+   */
+  forTenant(tenantId: string): EventStore {
+    validateTenantId(tenantId);
+    return new EventStore(this.parts, { shared: this.shared, tenantId });
+  }
+
+  private get statements(): Statements {
+    return this.shared.statements;
+  }
+  private get batcher(): AppendBatcher {
+    return this.shared.batcher;
+  }
+  private get wakeup(): Wakeup {
+    return this.shared.wakeup;
+  }
+  private get closing(): AbortController {
+    return this.shared.closing;
+  }
+
+  /** The tenant that stream operations address: this view's, or the default one for the system view. */
+  private get streamTenant(): string {
+    return this.tenantId ?? DEFAULT_TENANT;
+  }
+
+  /** A read: as the owner for the system view, in a transaction confined to the tenant for a tenant's view. */
+  private read<Row>(text: string, params: readonly unknown[]): Promise<Row[]> {
+    const tenant = this.tenantId;
+    if (tenant === null) return this.sql.query<Row>(text, params);
+    return this.sql.transaction(async (tx) => {
+      await tx.query(enterTenant, [tenant]);
+      return tx.query<Row>(text, params);
+    });
   }
 
   /**
@@ -108,6 +184,7 @@ export class EventStore {
     const prepared = prepareEvents(events, this.limits);
     const bytes = prepared.reduce((sum, e) => sum + e.bytes, 0);
     const outcome = await this.batcher.submit({
+      tenant: this.tenantId,
       streamId,
       streamType: streamTypeOf(streamId),
       expected,
@@ -154,6 +231,7 @@ export class EventStore {
         ids.add(e.id);
       });
       return {
+        tenant: this.tenantId,
         streamId: a.streamId,
         streamType: streamTypeOf(a.streamId),
         expected,
@@ -200,18 +278,20 @@ export class EventStore {
     const asOf = validateDate(options.asOf, 'asOf');
     // `from` is where reading starts: the low end forwards, the high end backwards.
     const [low, high] = direction === 'forwards' ? [from ?? 1, to ?? MAX_VERSION] : [to ?? 0, from ?? MAX_VERSION];
-    const rows = await this.sql.query<EventRow>(this.statements.readStream(direction === 'forwards' ? 'ASC' : 'DESC'), [
+    const rows = await this.read<EventRow>(this.statements.readStream(direction === 'forwards' ? 'ASC' : 'DESC'), [
       streamId,
       low,
       high,
       asOf ?? null,
       maxCount ?? null,
+      this.streamTenant,
     ]);
     return rows.map(toRecordedEvent);
   }
 
   /**
-   * Events of all streams in global order, strictly after `after`. Every committed event is returned
+   * Events of all streams in global order, strictly after `after` (a tenant's view: all its streams; its
+   * positions have gaps where other tenants' events are). Every committed event is returned
    * exactly once across successive reads: no event at or below the last position read can appear later.
    */
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
@@ -229,8 +309,9 @@ export class EventStore {
     const params: unknown[] = [after, maxCount];
     if (eventTypes) params.push(eventTypes);
     if (streamTypes) params.push(streamTypes);
-    const sql = this.statements.readAll({ eventTypes: !!eventTypes, streamTypes: !!streamTypes });
-    return (await this.sql.query<EventRow>(sql, params)).map(toRecordedEvent);
+    if (this.tenantId !== null) params.push(this.tenantId);
+    const sql = this.statements.readAll({ eventTypes: !!eventTypes, streamTypes: !!streamTypes, tenant: this.tenantId !== null });
+    return (await this.read<EventRow>(sql, params)).map(toRecordedEvent);
   }
 
   /** One event by its id, or null. */
@@ -239,14 +320,14 @@ export class EventStore {
     if (!isUuid(eventId)) {
       throw new ValidationError('eventId', `${JSON.stringify(eventId)} is not a UUID`);
     }
-    const rows = await this.sql.query<EventRow>(this.statements.readEvent, [eventId]);
+    const rows = await this.read<EventRow>(this.statements.readEvent, [eventId, this.tenantId]);
     return rows[0] ? toRecordedEvent(rows[0]) : null;
   }
 
-  /** The position of the last committed event (0 when the store is empty). */
+  /** The position of the last committed event (0 when the store is empty); a tenant's view: its own last. */
   async headPosition(): Promise<bigint> {
     this.assertOpen();
-    const rows = await this.sql.query<{ position: string }>(this.statements.headPosition);
+    const rows = await this.read<{ position: string }>(this.statements.headPosition, []);
     return BigInt(rows[0]!.position);
   }
 
@@ -264,7 +345,7 @@ export class EventStore {
     );
     const batchSize = validatePositiveInteger(options.batchSize, 'batchSize') ?? 500;
     const pollIntervalMs = validatePositiveInteger(options.pollIntervalMs, 'pollIntervalMs') ?? 1000;
-    const filtered = !!eventTypes || !!streamTypes;
+    const filtered = !!eventTypes || !!streamTypes || this.tenantId !== null;
     const stop = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
     await this.listenForOtherProcesses();
 
@@ -286,14 +367,14 @@ export class EventStore {
   }
 
   private listenForOtherProcesses(): Promise<unknown> {
-    this.unlisten ??= this.sql.listen(this.statements.notificationChannel, () => this.wakeup.signal());
-    return this.unlisten;
+    this.shared.unlisten ??= this.sql.listen(this.statements.notificationChannel, () => this.wakeup.signal());
+    return this.shared.unlisten;
   }
 
   async streamInfo(streamId: string): Promise<StreamInfo | null> {
     this.assertOpen();
     validateStreamId(streamId, this.limits);
-    const rows = await this.sql.query<StreamRow>(this.statements.streamInfo, [streamId]);
+    const rows = await this.read<StreamRow>(this.statements.streamInfo, [streamId, this.streamTenant]);
     return rows[0] ? toStreamInfo(rows[0]) : null;
   }
 
@@ -303,11 +384,12 @@ export class EventStore {
     const type = options.type === undefined ? null : validateStreamId(options.type, this.limits, 'type');
     const after = options.after === undefined ? null : validateStreamId(options.after, this.limits, 'after');
     const limit = validatePositiveInteger(options.limit, 'limit') ?? 100;
-    const rows = await this.sql.query<StreamRow>(this.statements.listStreams, [
+    const rows = await this.read<StreamRow>(this.statements.listStreams, [
       type,
       after,
       limit,
       options.includeDeleted === true,
+      this.streamTenant,
     ]);
     return rows.map(toStreamInfo);
   }
@@ -320,7 +402,7 @@ export class EventStore {
     this.assertOpen();
     validateStreamId(streamId, this.limits);
     const expected = validateExpectedVersion(options.expectedVersion ?? 'any');
-    const rows = await this.sql.query<{ result: AppendOutcomeOfDelete }>(this.statements.deleteStream, [
+    const rows = await this.read<{ result: AppendOutcomeOfDelete }>(this.statements.deleteStream, [
       streamId,
       streamTypeOf(streamId),
       JSON.stringify(expected),
@@ -333,22 +415,22 @@ export class EventStore {
 
   /** Waits for appends in flight, ends subscriptions, and releases the connection or data folder. */
   close(): Promise<void> {
-    this.closed ??= (async () => {
+    this.shared.closed ??= (async () => {
       this.closing.abort();
       await this.batcher.idle();
-      const unlisten = await this.unlisten?.catch(() => null);
+      const unlisten = await this.shared.unlisten?.catch(() => null);
       await unlisten?.().catch(() => {});
       await this.parts.onClose();
     })();
-    return this.closed;
+    return this.shared.closed;
   }
 
   get isClosed(): boolean {
-    return this.closed !== null;
+    return this.shared.closed !== null;
   }
 
   private assertOpen() {
-    if (this.closed) throw new StoreClosedError();
+    if (this.shared.closed) throw new StoreClosedError();
   }
 }
 

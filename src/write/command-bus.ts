@@ -9,6 +9,8 @@
  *   when the first attempt's reply was lost or two attempts race.
  * - Every event gets `causationId` = the command id, the command's `correlationId` (generated when
  *   absent), `userId`, `tenantId` and `commandType`.
+ * - A command with a `tenantId` runs in that tenant (`EventStore.forTenant`, docs/tenancy.md): it loads
+ *   and appends that tenant's streams only; without one, in the store's system view (tenant `default`).
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,7 +19,8 @@ import type { z } from 'zod';
 import type { Aggregate } from '../core/aggregate.js';
 import { ConcurrencyError, ForbiddenError, IdempotencyError, UnknownMessageError, ValidationError } from '../core/errors.js';
 import type { DomainEvent } from '../core/event-registry.js';
-import type { AppendResult, EventMetadata } from '../core/events.js';
+import { DEFAULT_TENANT, type AppendResult, type EventMetadata } from '../core/events.js';
+import { validateTenantId } from '../core/validation.js';
 import type { EventStore } from '../store/event-store.js';
 import type { AggregateRepository, DeciderRepository } from './repository.js';
 import { zodIssueToValidationError } from '../core/zod-errors.js';
@@ -166,11 +169,12 @@ export class CommandBus {
       authorize: handler.authorize as Authorize<unknown> | undefined,
       run: async (data, context, metadata, eventId) => {
         const id = handler.id(data as Data);
+        const repository = context.tenantId === undefined ? handler.repository : handler.repository.forTenant(context.tenantId);
         // First on the state this process cached, if any. Whatever that attempt cannot be sure of (a
         // refusal, no events, or a conflict that only says the cache was stale) is decided again on
         // state read from the store, at once: a stale cache is not a conflict (see state-cache.ts).
         const attempt = async (fresh: boolean): Promise<Outcome | null> => {
-          const { aggregate, cached } = await handler.repository.loadForCommand(id, fresh);
+          const { aggregate, cached } = await repository.loadForCommand(id, fresh);
           try {
             await handler.handle(aggregate, data as Data, context);
           } catch (error) {
@@ -180,7 +184,7 @@ export class CommandBus {
           if (cached && aggregate.pendingEvents.length === 0) return null;
           const events = [...(aggregate.pendingEvents as readonly DomainEvent[])];
           try {
-            return { result: await handler.repository.save(aggregate, { metadata, eventId, newIds: true }), events };
+            return { result: await repository.save(aggregate, { metadata, eventId, newIds: true }), events };
           } catch (error) {
             if (cached && error instanceof ConcurrencyError) return null;
             throw error;
@@ -222,7 +226,8 @@ export class CommandBus {
       authorize: handler.authorize as Authorize<unknown> | undefined,
       run: async (data, context, metadata, eventId) => {
         const command = handler.toCommand ? handler.toCommand(data as Data, context) : { type: definition.type, data };
-        const { result, events } = await handler.repository.handle(handler.streamId(data as Data), command, {
+        const repository = context.tenantId === undefined ? handler.repository : handler.repository.forTenant(context.tenantId);
+        const { result, events } = await repository.handle(handler.streamId(data as Data), command, {
           metadata,
           eventId,
           newIds: true,
@@ -278,6 +283,7 @@ export class CommandBus {
     const data = parsed.data;
 
     const commandId = checkId(options.commandId, 'commandId') ?? randomUUID();
+    if (options.tenantId !== undefined) validateTenantId(options.tenantId);
     const context: CommandContext = {
       commandId,
       correlationId: checkId(options.correlationId, 'correlationId') ?? randomUUID(),
@@ -290,7 +296,7 @@ export class CommandBus {
         throw new ForbiddenError(`${type} is not allowed${context.userId ? ` for user ${context.userId}` : ''}`);
     }
     const streamId = registration.streamId(data);
-    const eventId = eventIds(commandId, options.commandId !== undefined);
+    const eventId = eventIds(commandId, options.commandId !== undefined, context.tenantId);
     const metadata: EventMetadata = {
       ...options.metadata,
       correlationId: context.correlationId,
@@ -306,7 +312,7 @@ export class CommandBus {
       if (recorded) return recorded;
     }
 
-    return this.oneAtATime(streamId, () =>
+    return this.oneAtATime(`${context.tenantId ?? ''}\u0000${streamId}`, () =>
       this.decideWithRetries(type, registration, data, context, metadata, eventId, streamId),
     );
   }
@@ -391,7 +397,7 @@ export class CommandBus {
 
   /** The outcome of a command id that already wrote events, or null. */
   private async recordedOutcome(type: string, context: CommandContext, firstEventId: string): Promise<CommandResult | null> {
-    const store = this.options.store;
+    const store = context.tenantId === undefined ? this.options.store : this.options.store.forTenant(context.tenantId);
     const first = await store.readEvent(firstEventId);
     if (!first) return null;
     if (first.metadata.commandType !== type) {
@@ -424,9 +430,12 @@ export class CommandBus {
  * The ids of the events a command writes, by index. A caller's command id may come again (a retry):
  * its events get ids derived from it (UUIDv5), so that the repeat finds them. A command id generated
  * here cannot come again: its events get fresh time-ordered ids (UUIDv7), cheaper to index on big stores.
+ * Event ids are unique across tenants: two tenants' same command id must not meet, so a tenant's own ids
+ * derive from its id too (the default tenant's as before, so that ids already written stay valid).
  */
-function eventIds(commandId: string, givenByCaller: boolean): (index: number) => string {
-  if (givenByCaller) return (index) => uuidv5(`${commandId}#${index}`, COMMAND_EVENT_NAMESPACE);
+function eventIds(commandId: string, givenByCaller: boolean, tenantId: string | undefined): (index: number) => string {
+  const scope = tenantId === undefined || tenantId === DEFAULT_TENANT ? '' : `${tenantId}/`;
+  if (givenByCaller) return (index) => uuidv5(`${scope}${commandId}#${index}`, COMMAND_EVENT_NAMESPACE);
   const ids: string[] = [];
   return (index) => (ids[index] ??= uuidv7());
 }

@@ -9,7 +9,7 @@
 import { decideEvents, evolveAll, initialStateOf, type Aggregate, type AggregateClass, type Decider } from '../core/aggregate.js';
 import { ConcurrencyError, StreamDeletedError, ValidationError } from '../core/errors.js';
 import type { DomainEvent, EventRegistry, StoredDomainEvent } from '../core/event-registry.js';
-import type { AppendResult, EventMetadata } from '../core/events.js';
+import { DEFAULT_TENANT, type AppendResult, type EventMetadata } from '../core/events.js';
 import type { EventStore } from '../store/event-store.js';
 import { SnapshotStore } from '../store/snapshot-store.js';
 import { StateCache } from './state-cache.js';
@@ -57,20 +57,39 @@ interface Model<State> {
   fromSnapshot(snapshot: unknown, version: number, id: string): State;
 }
 
-/** Shared by both repositories: snapshots, replay, temporal loads. */
+/**
+ * Shared by both repositories: snapshots, replay, temporal loads. One per tenant view of a repository;
+ * the views share one cache, whose keys name the tenant (a stream's identity is its id and its tenant).
+ */
 class StateLoader<State> {
   private readonly snapshots: SnapshotStore;
   private readonly cache: StateCache | null;
+  private readonly tenant: string;
 
   constructor(
     private readonly store: EventStore,
     private readonly registry: EventRegistry,
     private readonly model: Model<State>,
     private readonly policy: SnapshotPolicy = {},
-    cache: StateCacheOption = { maxEntries: 10_000 },
+    cache: StateCacheOption | StateCache | null = { maxEntries: 10_000 },
   ) {
-    this.snapshots = new SnapshotStore(store.sql, store.schema);
-    this.cache = cache && model.snapshotVersion > 0 ? new StateCache(cache.maxEntries) : null;
+    this.snapshots = new SnapshotStore(store.sql, store.schema, store.tenantId);
+    this.tenant = store.tenantId ?? DEFAULT_TENANT;
+    this.cache =
+      cache instanceof StateCache || cache === null
+        ? cache
+        : cache && model.snapshotVersion > 0
+          ? new StateCache(cache.maxEntries)
+          : null;
+  }
+
+  /** The same loader in `store`, a tenant's view of this one's store, sharing the cache. */
+  forStore(store: EventStore): StateLoader<State> {
+    return new StateLoader(store, this.registry, this.model, this.policy, this.cache);
+  }
+
+  private key(streamId: string): string {
+    return `${this.tenant}\u0000${streamId}`;
   }
 
   /** The current state for a command: from the cache when this process has it (`cached`), else loaded. */
@@ -79,7 +98,7 @@ class StateLoader<State> {
     id: string,
     fresh: boolean,
   ): Promise<{ state: State; version: number; cached: boolean }> {
-    const entry = fresh ? undefined : this.cache?.get(streamId);
+    const entry = fresh ? undefined : this.cache?.get(this.key(streamId));
     if (entry) {
       const state = this.model.fromSnapshot(this.registry.transcoder.decode(entry.encoded), entry.version, id);
       return { state, version: entry.version, cached: true };
@@ -89,12 +108,12 @@ class StateLoader<State> {
 
   /** After a successful append: this is the stream's state now. */
   remember(streamId: string, state: State, version: number): void {
-    this.cache?.set(streamId, version, this.registry.transcoder.encode(this.model.toSnapshot(state)));
+    this.cache?.set(this.key(streamId), version, this.registry.transcoder.encode(this.model.toSnapshot(state)));
   }
 
   /** After a failed append: what we had is not the stream's state. */
   forget(streamId: string): void {
-    this.cache?.delete(streamId);
+    this.cache?.delete(this.key(streamId));
   }
 
   async load(streamId: string, options: LoadOptions = {}, id = streamId): Promise<{ state: State; version: number }> {
@@ -196,6 +215,11 @@ export class AggregateRepository<A extends Aggregate<any>> {
     return `${this.aggregateClass.streamType}-${id}`;
   }
 
+  /** This repository in one tenant (`EventStore.forTenant`): its streams, its snapshots. */
+  forTenant(tenantId: string): AggregateRepository<A> {
+    return tenantView(this, this.store.forTenant(tenantId), this.loader);
+  }
+
   /** The aggregate with its history applied; a fresh one (version 0) when the stream has no events. */
   async load(id: string, options: LoadOptions = {}): Promise<A> {
     const { state } = await this.loader.load(this.streamId(id), options, id);
@@ -255,6 +279,11 @@ export class DeciderRepository<Command, Event extends DomainEvent, State> {
 
   load(streamId: string, options: LoadOptions = {}): Promise<{ state: State; version: number }> {
     return this.loader.load(streamId, options);
+  }
+
+  /** This repository in one tenant (`EventStore.forTenant`): its streams, its snapshots. */
+  forTenant(tenantId: string): DeciderRepository<Command, Event, State> {
+    return tenantView(this, this.store.forTenant(tenantId), this.loader);
   }
 
   /**
@@ -320,4 +349,9 @@ async function appendOrForget(loader: StateLoader<any>, streamId: string, append
     if (error instanceof ConcurrencyError || error instanceof StreamDeletedError) loader.forget(streamId);
     throw error;
   }
+}
+
+/** A repository that works in `store` (a tenant's view) instead of its own store, with the same cache. */
+function tenantView<R extends object>(repository: R, store: EventStore, loader: StateLoader<any>): R {
+  return Object.assign(Object.create(repository) as R, { store, loader: loader.forStore(store) });
 }

@@ -12,6 +12,7 @@ const stored = (type: string, schemaVersion: number, data: unknown): RecordedEve
   streamVersion: 1,
   globalPosition: 1n,
   recordedAt: new Date(0),
+  tenantId: 'default',
 });
 
 const UserRegistered = defineEvent('UserRegistered', {

@@ -12,7 +12,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { fillStore } from '../../src/testing/index.js';
-import { statements } from '../../src/store/statements.js';
+import { enterTenant, statements } from '../../src/store/statements.js';
 import { serverUrl, storeFactory } from '../support/drivers.js';
 
 interface PlanNode {
@@ -60,6 +60,14 @@ describe.runIf(serverUrl)('query plans on a store grown to 100,000 streams (post
       events,
     });
     const append = (appends: object[]) => client.query(st.appendBatch, [JSON.stringify(appends)]);
+    // The same in a tenant's transaction, under row-level security (docs/tenancy.md).
+    const appendAsTenant = (appends: object[]) => client.query(st.appendBatchAsTenant, [JSON.stringify(appends), 'plan-tenant']);
+    const asTenant = async (text: string, params: unknown[]) => {
+      await client.query('BEGIN');
+      await client.query(enterTenant, ['plan-tenant']);
+      await client.query(text, params);
+      await client.query('COMMIT');
+    };
     // Every shape of the hot paths, more than five times, so that plpgsql settles on its plans.
     const exercise = async (round: string) => {
       for (let i = 0; i < 7; i++) {
@@ -71,11 +79,21 @@ describe.runIf(serverUrl)('query plans on a store grown to 100,000 streams (post
         await append([one(`plan-${round}c${i}`, 'any', true, [retried])]); // and its retry
         await append([one(`plan-${round}d${i}`, 'any'), one(`plan-${round}d${i}`, 'any')]); // one stream twice: one by one
         await client.query(st.deleteStream, [`plan-${round}e${i}`, 'plan', '"any"']);
-        await client.query(st.readStream('ASC'), [`filler-${30 + i}`, 1, 1000, null, null]);
-        await client.query(st.readStream('DESC'), [`filler-${30 + i}`, 0, 1000, null, 10]);
-        await client.query(st.readAll({ eventTypes: false, streamTypes: false }), [40 + i, 500]);
-        await client.query(st.streamInfo, [`filler-${40 + i}`]);
+        await client.query(st.readStream('ASC'), [`filler-${30 + i}`, 1, 1000, null, null, 'default']);
+        await client.query(st.readStream('DESC'), [`filler-${30 + i}`, 0, 1000, null, 10, 'default']);
+        await client.query(st.readAll({ eventTypes: false, streamTypes: false, tenant: false }), [40 + i, 500]);
+        await client.query(st.streamInfo, [`filler-${40 + i}`, 'default']);
         await client.query(st.headPosition);
+        await appendAsTenant([one(`plan-${round}tnew${i}`, 'no_stream')]);
+        await appendAsTenant([one(`plan-${round}ta${i}`, 'any'), one(`plan-${round}tb${i}`, 'no_stream')]);
+        await appendAsTenant([one(`plan-${round}tnew${i}`, 1)]);
+        const retriedAsTenant = event();
+        await appendAsTenant([one(`plan-${round}tc${i}`, 'any', true, [retriedAsTenant])]); // idempotency lookup
+        await appendAsTenant([one(`plan-${round}tc${i}`, 'any', true, [retriedAsTenant])]); // and its retry
+        await appendAsTenant([one(`plan-${round}td${i}`, 'any'), one(`plan-${round}td${i}`, 'any')]); // one by one
+        await asTenant(st.readStream('ASC'), [`plan-${round}tnew${i}`, 1, 1000, null, null, 'plan-tenant']);
+        await asTenant(st.readAll({ eventTypes: false, streamTypes: false, tenant: true }), [40 + i, 500, 'plan-tenant']);
+        await asTenant(st.streamInfo, [`plan-${round}ta${i}`, 'plan-tenant']);
       }
     };
     try {

@@ -45,11 +45,14 @@ describe.each(drivers)('command bus (%s)', (driver) => {
     const deposit = await bus.execute(
       'DepositMoney',
       { accountId: 'a1', amount: 250 },
-      { userId: 'u-7', metadata: { source: 'test' } },
+      { userId: 'u-7', tenantId: 't-1', metadata: { source: 'test' } },
     );
     expect(deposit.events).toEqual([{ id: expect.any(String), type: 'MoneyDeposited', streamVersion: 2, globalPosition: 2n }]);
 
-    const [first, second] = await store.readStream('account-a1');
+    // A command runs in its tenant (docs/tenancy.md): account-a1 is tenant t-1's stream.
+    expect(await store.readStream('account-a1')).toEqual([]);
+    const [first, second] = await store.forTenant('t-1').readStream('account-a1');
+    expect(first!.tenantId).toBe('t-1');
     expect(first!.metadata).toEqual({
       causationId: opened.commandId,
       correlationId: 'corr-1',
@@ -61,6 +64,7 @@ describe.each(drivers)('command bus (%s)', (driver) => {
       causationId: deposit.commandId,
       correlationId: deposit.correlationId,
       userId: 'u-7',
+      tenantId: 't-1',
       source: 'test',
     });
     expect(second!.id).toBe(deposit.events[0]!.id);
@@ -214,5 +218,23 @@ describe.each(drivers)('command bus (%s)', (driver) => {
     expect(shipped).toMatchObject({ streamId: 'order-o1', nextExpectedVersion: 3 });
     await expect(bus.execute('CancelOrder', { orderId: 'o1', reason: 'late' })).rejects.toBeInstanceOf(IllegalStateError);
     expect((await store.readStream('order-o1')).map((e) => e.type)).toEqual(['OrderPlaced', 'ItemAdded', 'OrderShipped']);
+  });
+
+  it("runs a command in its tenant: the same id in two tenants is two aggregates, never decided on the other's cached state", async () => {
+    const store = await stores.open();
+    const bus = new CommandBus({ store });
+    registerOrders({ store, bus }); // deciders: state cached by default
+    const item = (sku: string) => ({ sku, quantity: 1, priceCents: 100 });
+    const a = { tenantId: 'tenant-a' };
+    const b = { tenantId: 'tenant-b' };
+    await bus.execute('PlaceOrder', { orderId: 'o1', customerId: 'ca', items: [item('secret'), item('a2')] }, a);
+    await bus.execute('PlaceOrder', { orderId: 'o1', customerId: 'cb', items: [item('mine')] }, b);
+    // Both at version 1: a cache shared across tenants would let A decide on B's state and succeed.
+    await bus.execute('AddItem', { orderId: 'o1', item: item('a3') }, a);
+    await expect(bus.execute('RemoveItem', { orderId: 'o1', sku: 'mine' }, a)).rejects.toMatchObject({ code: 'unknown_sku' });
+    await expect(bus.execute('RemoveItem', { orderId: 'o1', sku: 'secret' }, b)).rejects.toMatchObject({ code: 'unknown_sku' });
+    expect((await store.forTenant('tenant-a').readStream('order-o1')).map((e) => e.type)).toEqual(['OrderPlaced', 'ItemAdded']);
+    expect((await store.forTenant('tenant-b').readStream('order-o1')).map((e) => e.type)).toEqual(['OrderPlaced']);
+    expect(await store.readStream('order-o1')).toEqual([]);
   });
 });

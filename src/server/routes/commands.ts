@@ -17,6 +17,7 @@ import { bodyDigest } from '../json.js';
 import type { CommandOutcome } from '../metrics.js';
 import { bodyErrors, commandResultSchema, commonErrors, errors, json, pascalCase } from '../schemas.js';
 import { callerOf, documentedOnly, header } from './caller.js';
+import { storeFor } from './tenant.js';
 
 const REUSED_KEY = 'idempotency_key_reused';
 
@@ -61,7 +62,7 @@ export function commandRoutes(context: ServerContext): FastifyPluginAsync {
           ...(requestHash ? { metadata: { requestHash } } : {}),
         });
         if (result.replayed && requestHash) {
-          const first = await context.store.readEvent(result.events[0]!.id);
+          const first = await storeFor(context, caller).readEvent(result.events[0]!.id);
           const recorded = first?.metadata.requestHash;
           if (typeof recorded === 'string' && recorded !== requestHash) {
             throw new HttpError(

@@ -12,6 +12,7 @@ import { HttpError } from '../http-errors.js';
 import { eventJson, streamJson, toJsonValue } from '../json.js';
 import { aggregateStateSchema, commonErrors, errors, eventSchema, json, streamSchema, text } from '../schemas.js';
 import { callerOf } from './caller.js';
+import { storeFor, tenantOf } from './tenant.js';
 
 const position = z.string().regex(/^\d{1,19}$/, 'must be a global position (digits)');
 const typeList = z
@@ -28,7 +29,7 @@ const page = (what: string) =>
 const isoTime = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 export function eventRoutes(context: ServerContext): FastifyPluginAsync {
-  const { store, limits } = context;
+  const { limits } = context;
   const limit = z.coerce.number().int().min(1).max(limits.maxPageSize).default(100);
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
@@ -53,7 +54,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        await callerOf(context, request);
+        const store = storeFor(context, await callerOf(context, request));
         const { type, after, limit: max, includeDeleted } = request.query;
         const streams = await store.listStreams({ type, after, limit: max, includeDeleted: includeDeleted === 'true' });
         return { streams: streams.map(streamJson), next: streams.length === max ? streams[streams.length - 1]!.streamId : null };
@@ -81,7 +82,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        await callerOf(context, request);
+        const store = storeFor(context, await callerOf(context, request));
         const { id } = request.params;
         const info = await store.streamInfo(id);
         if (!info) return reply.status(404).send({ code: 'stream_not_found', message: `no stream ${JSON.stringify(id)}` });
@@ -117,7 +118,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        await callerOf(context, request);
+        const store = storeFor(context, await callerOf(context, request));
         const { after, types, streamTypes, limit: max } = request.query;
         const events = await store.readAll({ after: after ? BigInt(after) : 0n, maxCount: max, eventTypes: types, streamTypes });
         return {
@@ -150,7 +151,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        await callerOf(context, request);
+        const store = storeFor(context, await callerOf(context, request));
         if (openStreams >= limits.maxSseConnections) {
           reply.header('retry-after', '5');
           return reply
@@ -223,7 +224,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        await callerOf(context, request);
+        const caller = await callerOf(context, request);
         const { type, id } = request.params;
         const reader = Object.hasOwn(context.aggregates, type) ? context.aggregates[type] : undefined;
         if (!reader) {
@@ -237,7 +238,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         }
         const { asOf, atVersion } = request.query;
         if (asOf && atVersion !== undefined) throw new ValidationError('asOf', 'give asOf or atVersion, not both');
-        const { version, state } = await reader(id, { asOf, atVersion });
+        const { version, state } = await reader(id, { asOf, atVersion, tenantId: tenantOf(caller) });
         if (version === 0)
           return reply.status(404).send({
             code: 'aggregate_not_found',
