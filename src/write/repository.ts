@@ -61,6 +61,7 @@ interface Model<State> {
 class StateLoader<State> {
   private readonly snapshots: SnapshotStore;
   private readonly cache: StateCache | null;
+  private forgetGeneration: number;
 
   constructor(
     private readonly store: EventStore,
@@ -71,6 +72,7 @@ class StateLoader<State> {
   ) {
     this.snapshots = new SnapshotStore(store.sql, store.schema);
     this.cache = cache && model.snapshotVersion > 0 ? new StateCache(cache.maxEntries) : null;
+    this.forgetGeneration = store.forgetGeneration;
   }
 
   /** The current state for a command: from the cache when this process has it (`cached`), else loaded. */
@@ -79,6 +81,11 @@ class StateLoader<State> {
     id: string,
     fresh: boolean,
   ): Promise<{ state: State; version: number; cached: boolean }> {
+    if (this.cache && this.store.forgetGeneration !== this.forgetGeneration) {
+      // A subject was forgotten: cached states may hold its personal data in clear.
+      this.cache.clear();
+      this.forgetGeneration = this.store.forgetGeneration;
+    }
     const entry = fresh ? undefined : this.cache?.get(streamId);
     if (entry) {
       const state = this.model.fromSnapshot(this.registry.transcoder.decode(entry.encoded), entry.version, id);
