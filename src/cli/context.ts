@@ -5,6 +5,7 @@ import { defineApp, setupOutsideService, type AppDefinition } from '../app-defin
 import { FabulaError, ValidationError } from '../core/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
+import { personalDataFor } from './master-key.js';
 
 export interface GlobalOptions {
   databaseUrl?: string;
@@ -14,11 +15,16 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-/** Opens the store the options name: a server (DATABASE_URL / --database-url) or the embedded folder. */
-export function openStore(options: GlobalOptions, extra: Parameters<typeof openEventStore>[0] = {}): Promise<EventStore> {
+/**
+ * Opens the store the options name: a server (DATABASE_URL / --database-url) or the embedded folder;
+ * with personal-data protection when a master key is set (or the application declares personal data).
+ */
+export async function openStore(options: GlobalOptions, extra: Parameters<typeof openEventStore>[0] = {}): Promise<EventStore> {
+  const personalData = personalDataFor(options, (await loadAppIfGiven(options))?.registry);
   return openEventStore({
     ...(options.databaseUrl ? { connectionString: options.databaseUrl } : { dataDir: options.dataDir }),
     schema: options.schema,
+    ...(personalData ? { personalData } : {}),
     ...extra,
   });
 }

@@ -28,6 +28,7 @@ import { processCommands } from './processes.js';
 import { checkEventContracts, validateForAppend } from './contracts.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
+import { personalDataCommands } from './personal-data.js';
 import { databaseUrlOption, dateOption, intOption, listOption, positionOption } from './options.js';
 
 const program = new Command('fabula')
@@ -54,6 +55,7 @@ const globals = (): GlobalOptions => {
 };
 
 serveCommand(program, globals);
+personalDataCommands(program, globals);
 
 program
   .command('migrate')
