@@ -22,6 +22,8 @@ export class KeyRing {
   private readonly byId: Lru<string, DataKey | null>;
   /** Subjects being looked up or created: concurrent appends of one subject share the answer. */
   private readonly pending = new Map<string, Promise<DataKey>>();
+  private readonly queue: Array<{ subject: string; resolve: (key: DataKey) => void; reject: (error: unknown) => void }> = [];
+  private loading = false;
   private readonly masters: Map<string, MasterKey>;
   private readonly table: string;
 
@@ -52,35 +54,53 @@ export class KeyRing {
     if (unknown.length > 0) throw this.unknownMaster(unknown);
   }
 
-  /** The data keys of `subjects`, created (one round trip for all of them) where missing. */
+  /**
+   * The data keys of `subjects`, created where missing. Subjects not cached are looked up (and created)
+   * together: one statement at a time, and what concurrent appends ask for meanwhile goes into the next,
+   * as the append batcher does with appends.
+   */
   async forSubjects(sql: SqlExecutor, subjects: readonly string[]): Promise<Map<string, DataKey>> {
     const keys = new Map<string, DataKey>();
-    const missing: string[] = [];
     const waits: Promise<void>[] = [];
     for (const subject of new Set(subjects)) {
       const cached = this.bySubject.get(subject);
       if (cached) keys.set(subject, cached);
-      else {
-        const inFlight = this.pending.get(subject);
-        if (inFlight) waits.push(inFlight.then((k) => void keys.set(subject, k)));
-        else missing.push(subject);
-      }
-    }
-    if (missing.length > 0) {
-      const created = this.createOrLoad(sql, missing);
-      missing.forEach((subject) => {
-        const one = created.then((all) => all.get(subject)!);
-        one.catch(() => {});
-        this.pending.set(subject, one);
-      });
-      try {
-        for (const [subject, key] of await created) keys.set(subject, key);
-      } finally {
-        for (const subject of missing) this.pending.delete(subject);
-      }
+      else waits.push(this.load(sql, subject).then((key) => void keys.set(subject, key)));
     }
     await Promise.all(waits);
     return keys;
+  }
+
+  private load(sql: SqlExecutor, subject: string): Promise<DataKey> {
+    let promise = this.pending.get(subject);
+    if (promise) return promise;
+    promise = new Promise<DataKey>((resolve, reject) => this.queue.push({ subject, resolve, reject }));
+    promise.catch(() => {});
+    this.pending.set(subject, promise);
+    if (!this.loading) void this.loadQueued(sql);
+    return promise;
+  }
+
+  private async loadQueued(sql: SqlExecutor) {
+    this.loading = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, 1000);
+        try {
+          const keys = await this.createOrLoad(
+            sql,
+            batch.map((b) => b.subject),
+          );
+          for (const b of batch) b.resolve(keys.get(b.subject)!);
+        } catch (error) {
+          for (const b of batch) b.reject(error);
+        } finally {
+          for (const b of batch) this.pending.delete(b.subject);
+        }
+      }
+    } finally {
+      this.loading = false;
+    }
   }
 
   private async createOrLoad(sql: SqlExecutor, subjects: string[]): Promise<Map<string, DataKey>> {
