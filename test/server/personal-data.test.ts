@@ -174,6 +174,16 @@ describe.each(drivers)('personal data, end to end (%s)', (driver) => {
       'owners-async',
     ]);
 
+    // Two commands: the second decides on the state the first left in the write side's cache, and writes
+    // a snapshot of it (every 2 versions): a cached state from before the forget would put the owner back.
+    expect((await call(url, 'POST', '/commands/WithdrawMoney', { accountId: ids.gone, amount: 50 })).status).toBe(202);
+    expect((await call(url, 'POST', '/commands/WithdrawMoney', { accountId: ids.gone, amount: 50 })).status).toBe(202);
+    const resnapshotted = await service.store.sql.query<{ state: string }>(
+      `SELECT state::text AS state FROM "${service.store.schema}".snapshots WHERE stream_id = $1`,
+      [`account-${ids.gone}`],
+    );
+    expect(resnapshotted.length).toBeGreaterThan(0);
+
     // The rebuilds take over and the old read models are dropped; then nothing of the subject is left.
     const after = await until(
       () => dump(driver, service),
@@ -189,19 +199,18 @@ describe.each(drivers)('personal data, end to end (%s)', (driver) => {
     expect(stream.json.events[0].data).toMatchObject({ accountId: ids.gone, owner: ERASED, currency: 'EUR' });
     const all = await call(url, 'GET', '/events?types=AccountOpened');
     expect(all.json.events.map((e: { data: { owner: string } }) => e.data.owner)).toEqual([ERASED, owners.kept, owners.other]);
-    const live = await sseEvents(url, 12);
+    const live = await sseEvents(url, 14);
     expect(live.filter((e) => e.data.owner !== undefined).map((e) => e.data.owner)).toEqual([ERASED, owners.kept, owners.other]);
     const balance = (id: string) => readAccountBalance(service.projections, service.store.sql, id);
     expect(await balance(ids.kept)).toMatchObject({ owner: owners.kept });
-    expect(await balance(ids.gone)).toMatchObject({ owner: ERASED, balance: 600 });
+    expect(await balance(ids.gone)).toMatchObject({ owner: ERASED, balance: 500 });
     expect(await service.projections.documents('owners-async', 'owners').get(ids.gone)).toEqual({
       owner: ERASED,
       greeting: `Dear ${ERASED}`,
     });
-    // The aggregate loads (no snapshot left, the cached state dropped) and takes commands.
+    // The aggregate loads and takes commands.
     const state = await call(url, 'GET', `/aggregates/account/${ids.gone}`);
-    expect(state.json.state).toMatchObject({ owner: ERASED, balance: 600 });
-    expect((await call(url, 'POST', '/commands/WithdrawMoney', { accountId: ids.gone, amount: 50 })).status).toBe(202);
+    expect(state.json.state).toMatchObject({ owner: ERASED, balance: 500 });
     expect((await call(url, 'GET', `/aggregates/account/${ids.kept}`)).json.state).toMatchObject({ owner: owners.kept });
     expect(await dump(driver, service)).not.toContain(owners.gone);
 
