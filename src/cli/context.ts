@@ -17,10 +17,16 @@ export interface GlobalOptions {
 
 /**
  * Opens the store the options name: a server (DATABASE_URL / --database-url) or the embedded folder;
- * with personal-data protection when a master key is set (or the application declares personal data).
+ * with personal-data protection when a master key is set, or `app` declares personal data. Commands that
+ * append (or run the app's commands) pass `app`: its declarations say what to encrypt. Reading decrypts
+ * with the key alone.
  */
-export async function openStore(options: GlobalOptions, extra: Parameters<typeof openEventStore>[0] = {}): Promise<EventStore> {
-  const personalData = personalDataFor(options, (await loadAppIfGiven(options))?.registry);
+export async function openStore(
+  options: GlobalOptions,
+  extra: Parameters<typeof openEventStore>[0] = {},
+  app?: AppDefinition,
+): Promise<EventStore> {
+  const personalData = personalDataFor(options, app?.registry);
   return openEventStore({
     ...(options.databaseUrl ? { connectionString: options.databaseUrl } : { dataDir: options.dataDir }),
     schema: options.schema,
@@ -98,8 +104,12 @@ export async function setupApp(app: AppDefinition, store: EventStore) {
   return { commands, aggregates };
 }
 
-export async function withStore<T>(options: GlobalOptions, run: (store: EventStore) => Promise<T>): Promise<T> {
-  const store = await openStore(options);
+export async function withStore<T>(
+  options: GlobalOptions,
+  run: (store: EventStore) => Promise<T>,
+  app?: AppDefinition,
+): Promise<T> {
+  const store = await openStore(options, {}, app);
   try {
     return await run(store);
   } finally {

@@ -108,7 +108,7 @@ program
           result,
           () => `appended ${type} to ${stream} at version ${result.nextExpectedVersion}, position ${result.lastPosition}`,
         );
-      });
+      }, app); // with the app, its personal data is encrypted
     },
   );
 
@@ -221,7 +221,7 @@ program
   .option('--at-version <version>', 'stream version')
   .action(async (type: string, id: string, options: { asOf?: string; atVersion?: string }) => {
     const app = await loadApp(globals());
-    const store = await openStore(globals());
+    const store = await openStore(globals(), {}, app);
     try {
       const { aggregates } = await setupApp(app, store);
       const reader = Object.hasOwn(aggregates, type) ? aggregates[type] : undefined;

@@ -21,7 +21,7 @@ export function personalDataCommands(program: Command, globals: () => GlobalOpti
         throw new ValidationError('--yes', `forgetting ${JSON.stringify(subjectId)} cannot be undone: run again with --yes to confirm`);
       const app = await loadApp(globals());
       const projections = createProjections(app.projections ?? [], { registry: app.registry });
-      const store = await openStore(globals(), { inlineHandlers: [projections.inlineHandler] });
+      const store = await openStore(globals(), { inlineHandlers: [projections.inlineHandler] }, app);
       try {
         const report = await forgetSubject(subjectId, { store, projections });
         output(globals(), report, () =>

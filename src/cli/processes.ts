@@ -13,7 +13,7 @@ export function processCommands(program: Command, globals: () => GlobalOptions) 
     return withStore(globals(), async (store) => {
       const { commands } = await setupApp(app, store);
       return run(createProcesses(app.processes ?? [], { commands, registry: app.registry }).attach(store));
-    });
+    }, app);
   };
 
   group
