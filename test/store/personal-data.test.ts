@@ -7,6 +7,8 @@ import { z } from 'zod';
 import {
   AggregateRepository,
   defineEvent,
+  defineProjection,
+  replayDryRun,
   environmentKeyProvider,
   ERASED,
   EventRegistry,
@@ -269,5 +271,22 @@ describe.each(drivers)('personal data (%s)', (driver) => {
     });
     await store.append('account-i', [opened('i', 'Inline Owner')]);
     expect(seen).toEqual(['Inline Owner']);
+  });
+
+  it('hands replays (fabula replay) decrypted events, and the marker after forget', async () => {
+    const registry = bank();
+    const store = await open(staticKeyProvider(newKey()), undefined, registry);
+    await store.append('account-rp', [opened('rp', 'Replay Rita')]);
+    const seen: unknown[] = [];
+    const watcher = defineProjection<{ AccountOpened: { owner: string } }>({
+      name: 'owner-watcher',
+      version: 1,
+      handles: ['AccountOpened'],
+      apply: async (event) => void seen.push(event.data.owner),
+    });
+    await replayDryRun(store, watcher, { from: 0n, registry });
+    await store.forget('rp');
+    await replayDryRun(store, watcher, { from: 0n, registry });
+    expect(seen).toEqual(['Replay Rita', ERASED]);
   });
 });
