@@ -16,12 +16,7 @@ export {
   type KeyProvider,
   type MasterKey,
 } from './store/personal-data/master-keys.js';
-export {
-  ERASED,
-  isErased,
-  type PersonalDataDeclaration,
-  type PersonalDataPaths,
-} from './core/personal-data.js';
+export { ERASED, isErased, type PersonalDataDeclaration, type PersonalDataPaths } from './core/personal-data.js';
 export type { SqlClient, SqlExecutor } from './store/sql-client.js';
 export { createPgliteClient } from './store/drivers/pglite.js';
 export { createPostgresClient } from './store/drivers/postgres.js';

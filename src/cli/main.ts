@@ -95,20 +95,24 @@ program
         ...(options.metadata ? { metadata: parseJson(options.metadata, '--metadata') as Record<string, unknown> } : {}),
       };
       const app = await loadAppIfGiven(globals());
-      await withStore(globals(), async (store) => {
-        // The store's own checks first (they name the argument), then, with the application, the
-        // event's contract (a known type, valid data), unless --force.
-        validateStreamId(stream, store.limits);
-        validateExpectedVersion(expectedVersion);
-        prepareEvents([event], store.limits);
-        const checked = app ? validateForAppend(app, event, options.force === true) : event;
-        const result = await store.append(stream, [checked], { expectedVersion: expectedVersion as never });
-        output(
-          globals(),
-          result,
-          () => `appended ${type} to ${stream} at version ${result.nextExpectedVersion}, position ${result.lastPosition}`,
-        );
-      }, app); // with the app, its personal data is encrypted
+      await withStore(
+        globals(),
+        async (store) => {
+          // The store's own checks first (they name the argument), then, with the application, the
+          // event's contract (a known type, valid data), unless --force.
+          validateStreamId(stream, store.limits);
+          validateExpectedVersion(expectedVersion);
+          prepareEvents([event], store.limits);
+          const checked = app ? validateForAppend(app, event, options.force === true) : event;
+          const result = await store.append(stream, [checked], { expectedVersion: expectedVersion as never });
+          output(
+            globals(),
+            result,
+            () => `appended ${type} to ${stream} at version ${result.nextExpectedVersion}, position ${result.lastPosition}`,
+          );
+        },
+        app,
+      ); // with the app, its personal data is encrypted
     },
   );
 

@@ -50,16 +50,20 @@ function masterKeys(options: KeySettings, declares: boolean): KeyProvider | null
   if (!existsSync(devKey)) {
     if (!declares) return null;
     mkdirSync(path.dirname(devKey), { recursive: true });
-    writeFileSync(
-      devKey,
-      `# Development master key of this embedded store, made by fabula because FABULA_MASTER_KEY was not set.\n${randomBytes(32).toString('base64')}\n`,
-      { mode: 0o600, flag: 'wx' },
-    );
-    chmodSync(devKey, 0o600);
+    try {
+      writeFileSync(
+        devKey,
+        `# Development master key of this embedded store, made by fabula because FABULA_MASTER_KEY was not set.\n${randomBytes(32).toString('base64')}\n`,
+        { mode: 0o600, flag: 'wx' },
+      );
+      chmodSync(devKey, 0o600); // whatever the umask
+    } catch (error) {
+      // Another process made it first: use that one.
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+    }
   }
   process.stderr.write(
     `warning: personal data is encrypted with the DEVELOPMENT master key in ${devKey}, kept beside the data: not for production. Set FABULA_MASTER_KEY (openssl rand -base64 32) or FABULA_MASTER_KEY_FILE.\n`,
   );
   return fileKeyProvider(devKey);
 }
-

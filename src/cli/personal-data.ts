@@ -18,7 +18,10 @@ export function personalDataCommands(program: Command, globals: () => GlobalOpti
     .option('--yes', 'confirm: this cannot be undone')
     .action(async (subjectId: string, options: { yes?: boolean }) => {
       if (!options.yes)
-        throw new ValidationError('--yes', `forgetting ${JSON.stringify(subjectId)} cannot be undone: run again with --yes to confirm`);
+        throw new ValidationError(
+          '--yes',
+          `forgetting ${JSON.stringify(subjectId)} cannot be undone: run again with --yes to confirm`,
+        );
       const app = await loadApp(globals());
       const projections = createProjections(app.projections ?? [], { registry: app.registry });
       const store = await openStore(globals(), { inlineHandlers: [projections.inlineHandler] }, app);
@@ -50,7 +53,8 @@ export function personalDataCommands(program: Command, globals: () => GlobalOpti
         output(
           globals(),
           result,
-          () => `${result.rewrapped} data keys re-wrapped under master key ${result.masterKeyId}; the previous master key is no longer needed`,
+          () =>
+            `${result.rewrapped} data keys re-wrapped under master key ${result.masterKeyId}; the previous master key is no longer needed`,
         );
       });
     });

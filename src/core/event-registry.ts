@@ -69,7 +69,9 @@ export function defineEvent<Type extends string, Data>(
     version,
     schema: options.schema,
     description: options.description,
-    ...(options.personalData ? { personalData: { subject: options.personalData.subject, fields: [...options.personalData.fields] } } : {}),
+    ...(options.personalData
+      ? { personalData: { subject: options.personalData.subject, fields: [...options.personalData.fields] } }
+      : {}),
     create: (data, metadata) => (metadata ? { type, data, metadata } : { type, data }),
   };
 }
@@ -233,7 +235,11 @@ export class EventRegistry {
     const declared = this.personal.get(event.type);
     const issues = parsed.error.issues.filter(
       (issue) =>
-        !(declared && isErased(getPath(current.data, issue.path.map(String))) && declared.fields.some((f) => f.join('.') === issue.path.join('.'))),
+        !(
+          declared &&
+          isErased(getPath(current.data, issue.path.map(String))) &&
+          declared.fields.some((f) => f.join('.') === issue.path.join('.'))
+        ),
     );
     if (issues.length === 0) return null;
     const issue = zodIssueToValidationError(

@@ -58,7 +58,10 @@ export function parseDeclaration(declaration: unknown, field: string): PersonalD
     const path = parsePath(f, `${field}.fields[${i}]`);
     if (seen.has(f)) throw new ValidationError(`${field}.fields[${i}]`, `${JSON.stringify(f)} appears twice`);
     if (f === d.subject || f.startsWith(`${d.subject}.`) || d.subject!.startsWith(`${f}.`))
-      throw new ValidationError(`${field}.fields[${i}]`, `${JSON.stringify(f)} overlaps the subject path: the subject id stays readable`);
+      throw new ValidationError(
+        `${field}.fields[${i}]`,
+        `${JSON.stringify(f)} overlaps the subject path: the subject id stays readable`,
+      );
     seen.add(f);
     return path;
   });

@@ -16,7 +16,10 @@ export interface ForgetReport extends ForgetResult {
 }
 
 /** Forgets `subjectId` in `store` and rebuilds the `projections` whose read models may hold its values. */
-export async function forgetSubject(subjectId: string, parts: { store: EventStore; projections?: Projections }): Promise<ForgetReport> {
+export async function forgetSubject(
+  subjectId: string,
+  parts: { store: EventStore; projections?: Projections },
+): Promise<ForgetReport> {
   const result = await parts.store.forget(subjectId);
   const projectionsRebuilt: ForgetReport['projectionsRebuilt'] = [];
   const projections = parts.projections;

@@ -32,7 +32,9 @@ describe.each(drivers)('fabula forget (%s)', (driver) => {
   it('encrypts appends, decrypts reads, forgets with --yes, and refuses a wrong master key', async () => {
     const where = location(driver);
     const run = cli(where);
-    expect(await run('--app', app, 'append', 'account-c1', 'AccountOpened', opened('c1', 'Cli Carla'))).toMatchObject({ code: 0 });
+    expect(await run('--app', app, 'append', 'account-c1', 'AccountOpened', opened('c1', 'Cli Carla'))).toMatchObject({
+      code: 0,
+    });
     expect(await run('--app', app, 'append', 'account-c2', 'AccountOpened', opened('c2', 'Cli Cid'))).toMatchObject({ code: 0 });
     expect(await rawOwner(where, 'account-c1')).toMatch(/^\$pd:1:/);
     const read = await run('--json', 'read', 'account-c1'); // no --app: the key alone decrypts
@@ -59,9 +61,14 @@ describe.each(drivers)('fabula forget (%s)', (driver) => {
 
     const wrong = await cli(where, { FABULA_MASTER_KEY: randomBytes(32).toString('base64') })('read', 'account-c2');
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/error: the store's data keys are wrapped under master key [0-9a-f]{16}, but the master key given is/);
+    expect(wrong.stderr).toMatch(
+      /error: the store's data keys are wrapped under master key [0-9a-f]{16}, but the master key given is/,
+    );
     const malformed = await cli(where, { FABULA_MASTER_KEY: 'not-a-key' })('read', 'account-c2');
-    expect(malformed).toMatchObject({ code: 2, stderr: expect.stringContaining('FABULA_MASTER_KEY: must be 32 random bytes in base64') });
+    expect(malformed).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('FABULA_MASTER_KEY: must be 32 random bytes in base64'),
+    });
   });
 
   it('without a master key: a development key on the embedded store (with a warning), a clear refusal on a server', async () => {

@@ -130,14 +130,16 @@ async function sseEvents(url: string, count: number): Promise<Array<{ data: { ow
 }
 
 describe.each(drivers)('personal data, end to end (%s)', (driver) => {
-  it('after forget, a dump of the whole database holds none of the subject\'s values; every path shows the marker', async () => {
+  it("after forget, a dump of the whole database holds none of the subject's values; every path shows the marker", async () => {
     const service = await start(driver);
     const { url } = service;
     const tag = randomBytes(5).toString('hex');
     const owners = { gone: `Forgotten Fiona ${tag}`, kept: `Kept Karl ${tag}`, other: `Other Olga ${tag}` };
     const ids = { gone: `gone-${tag}`, kept: `kept-${tag}`, other: `other-${tag}` };
     for (const who of ['gone', 'kept', 'other'] as const) {
-      expect((await call(url, 'POST', '/commands/OpenAccount', { accountId: ids[who], owner: owners[who], currency: 'EUR' })).status).toBe(202);
+      expect(
+        (await call(url, 'POST', '/commands/OpenAccount', { accountId: ids[who], owner: owners[who], currency: 'EUR' })).status,
+      ).toBe(202);
       for (const amount of [100, 200, 300])
         expect((await call(url, 'POST', '/commands/DepositMoney', { accountId: ids[who], amount })).status).toBe(202);
     }
@@ -147,7 +149,9 @@ describe.each(drivers)('personal data, end to end (%s)', (driver) => {
     // The events hold ciphertext only; the read models and the snapshots hold the owners in clear.
     expect(before).toContain(ids.gone);
     expect(before).toContain(owners.gone); // so the dump does see what it should not see later
-    const events = (await service.store.sql.query<{ data: string }>(`SELECT data::text AS data FROM "${service.store.schema}".events`))
+    const events = (
+      await service.store.sql.query<{ data: string }>(`SELECT data::text AS data FROM "${service.store.schema}".events`)
+    )
       .map((r) => r.data)
       .join('\n');
     expect(events).not.toContain(owners.gone);

@@ -102,7 +102,7 @@ describe.each(drivers)('personal data (%s)', (driver) => {
     expect((await store.readStream('account-f1'))[0]!.data).toMatchObject({ owner: ERASED });
   });
 
-  it('erases plain-text values written before protection was on, and deletes the snapshots of the subject\'s streams', async () => {
+  it("erases plain-text values written before protection was on, and deletes the snapshots of the subject's streams", async () => {
     const schema = uniqueSchema();
     const plain = await stores.open({ schema });
     await plain.append('account-l1', [opened('l1', 'Legacy Lovelace')]);
@@ -192,8 +192,12 @@ describe.each(drivers)('personal data (%s)', (driver) => {
       .register(Registered)
       .upcast('PersonRegistered', 1, (data) => ({ ...(data as object), age: (data as { age?: number }).age ?? 0 }));
     const store = await open(staticKeyProvider(newKey()), undefined, registry);
-    await store.append('person-p1', [{ type: 'PersonRegistered', data: { personId: 'p1', name: { first: 'Grace', last: 'Hopper' } }, schemaVersion: 1 }]);
-    await store.append('person-p1', [{ type: 'PersonRegistered', data: { personId: 'p1', name: { first: 'Grace', last: 'Hopper' }, age: 85 }, schemaVersion: 2 }]);
+    await store.append('person-p1', [
+      { type: 'PersonRegistered', data: { personId: 'p1', name: { first: 'Grace', last: 'Hopper' } }, schemaVersion: 1 },
+    ]);
+    await store.append('person-p1', [
+      { type: 'PersonRegistered', data: { personId: 'p1', name: { first: 'Grace', last: 'Hopper' }, age: 85 }, schemaVersion: 2 },
+    ]);
     const raw = await rawData(store, 'person-p1');
     expect(raw).not.toMatch(/Grace|Hopper|85/);
     expect((await store.readStream('person-p1')).map((e) => registry.decode(e).data)).toEqual([
@@ -230,9 +234,9 @@ describe.each(drivers)('personal data (%s)', (driver) => {
   });
 
   it('checks declarations and the subject of appended events', async () => {
-    expect(() =>
-      defineEvent('Bad', { schema: z.object({}), personalData: { subject: 'id', fields: [] } }),
-    ).toThrow(/Bad.personalData.fields: must be a non-empty array/);
+    expect(() => defineEvent('Bad', { schema: z.object({}), personalData: { subject: 'id', fields: [] } })).toThrow(
+      /Bad.personalData.fields: must be a non-empty array/,
+    );
     expect(() => defineEvent('Bad', { schema: z.object({}), personalData: { subject: 'id', fields: ['a..b'] } })).toThrow(
       /not a dotted path/,
     );

@@ -10,7 +10,9 @@ import { callerOf } from './caller.js';
 
 const forgetReportSchema = z.object({
   subjectId: z.string(),
-  keyDestroyed: z.boolean().describe('false: the subject had no key (unknown, or forgotten before); forgetting again is harmless'),
+  keyDestroyed: z
+    .boolean()
+    .describe('false: the subject had no key (unknown, or forgotten before); forgetting again is harmless'),
   events: z.number().int().describe('Events that carry the subject'),
   erasedInPlace: z.number().int().describe('Of these, events written in plain text before protection was on, erased in place'),
   streams: z.array(z.string()),
@@ -32,7 +34,11 @@ export function personalDataRoutes(context: ServerContext): FastifyPluginAsync {
           operationId: 'forgetSubject',
           summary: "Forget a subject's personal data: destroy its key, purge snapshots, rebuild read models",
           params: z.object({
-            subjectId: z.string().min(1).max(100).describe('The subject, as its events name it (the bank: the accountId); URL-encoded'),
+            subjectId: z
+              .string()
+              .min(1)
+              .max(100)
+              .describe('The subject, as its events name it (the bank: the accountId); URL-encoded'),
           }),
           response: {
             200: json(forgetReportSchema, 'Forgotten: every read now shows the marker "[erased]" in its personal fields'),
@@ -45,7 +51,11 @@ export function personalDataRoutes(context: ServerContext): FastifyPluginAsync {
       async (request) => {
         await callerOf(context, request);
         if (!context.store.protectsPersonalData)
-          throw new HttpError(409, 'personal_data_off', 'this server was started without personal-data protection (no master key)');
+          throw new HttpError(
+            409,
+            'personal_data_off',
+            'this server was started without personal-data protection (no master key)',
+          );
         return forgetSubject(request.params.subjectId, { store: context.store, projections: context.projections });
       },
     );

@@ -109,7 +109,8 @@ export class KeyRing {
     // A subject created by another process after this statement's snapshot is neither inserted (conflict)
     // nor seen (snapshot): the next attempt, with a new snapshot, sees it.
     for (let attempt = 0; todo.length > 0; attempt++) {
-      if (attempt === 5) throw new FabulaError('personal_data_key_unavailable', `cannot create or read the data key of ${todo[0]}`);
+      if (attempt === 5)
+        throw new FabulaError('personal_data_key_unavailable', `cannot create or read the data key of ${todo[0]}`);
       const candidates = todo.map((subject) => {
         const keyId = newKeyId();
         return { subject, keyId, wrapped: wrapKey(this.current, keyId, randomBytes(32)) };
@@ -168,7 +169,9 @@ export class KeyRing {
 
   /** Deletes the subject's key; returns its id, or null when it had none. */
   async destroy(sql: SqlExecutor, subject: string): Promise<string | null> {
-    const rows = await sql.query<{ key_id: string }>(`DELETE FROM ${this.table} WHERE subject_id = $1 RETURNING key_id`, [subject]);
+    const rows = await sql.query<{ key_id: string }>(`DELETE FROM ${this.table} WHERE subject_id = $1 RETURNING key_id`, [
+      subject,
+    ]);
     const keyId = rows[0]?.key_id ?? null;
     this.evict(subject, keyId);
     return keyId;
@@ -203,7 +206,12 @@ export class KeyRing {
         `UPDATE ${this.table} k SET master_key_id = $4, wrapped_key = u.wrapped_key, rewrapped_at = clock_timestamp()
            FROM unnest($1::text[], $2::text[], $3::text[]) AS u(key_id, old_master, wrapped_key)
           WHERE k.key_id = u.key_id AND k.master_key_id = u.old_master`,
-        [rewrapped.map((r) => r.row.key_id), rewrapped.map((r) => r.row.master_key_id), rewrapped.map((r) => r.wrapped), this.current.id],
+        [
+          rewrapped.map((r) => r.row.key_id),
+          rewrapped.map((r) => r.row.master_key_id),
+          rewrapped.map((r) => r.wrapped),
+          this.current.id,
+        ],
       );
       done += rows.length;
     }

@@ -78,6 +78,7 @@ export function fileKeyProvider(file: string): KeyProvider {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
     .map((l, i) => masterKey(l, `${file}:${i + 1}`));
-  if (keys.length === 0) throw new ValidationError(file, 'holds no master key: put a base64 key (openssl rand -base64 32) on its first line');
+  if (keys.length === 0)
+    throw new ValidationError(file, 'holds no master key: put a base64 key (openssl rand -base64 32) on its first line');
   return staticKeyProvider(keys[0]!, keys.slice(1));
 }

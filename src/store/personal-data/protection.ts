@@ -59,9 +59,13 @@ export class PersonalDataProtection {
   /** Checks the master keys against the keys table and listens for other processes' forgets. */
   static async start(sql: SqlClient, schema: string, options: PersonalDataOptions): Promise<PersonalDataProtection> {
     if (typeof options?.keys?.current !== 'function' || typeof options.keys.previous !== 'function')
-      throw new ValidationError('personalData.keys', 'must be a key provider: environmentKeyProvider(...), fileKeyProvider(...) or staticKeyProvider(...)');
+      throw new ValidationError(
+        'personalData.keys',
+        'must be a key provider: environmentKeyProvider(...), fileKeyProvider(...) or staticKeyProvider(...)',
+      );
     const cacheSize = options.cacheSize ?? 10_000;
-    if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new ValidationError('personalData.cacheSize', 'must be a positive integer');
+    if (!Number.isInteger(cacheSize) || cacheSize < 1)
+      throw new ValidationError('personalData.cacheSize', 'must be a positive integer');
     const ring = new KeyRing(schema, await options.keys.current(), await options.keys.previous(), cacheSize);
     await ring.checkMasterKeys(sql);
     const protection = new PersonalDataProtection(ring, schema, options.registry);
@@ -108,7 +112,9 @@ export class PersonalDataProtection {
       const paths = this.declarations.get(event.type)!;
       const encrypted = paths.fields.reduce(
         (data, path) =>
-          updatePath(data, path, (value) => (value === null || value === undefined ? value : encryptValue(key, event.id, path.join('.'), value))),
+          updatePath(data, path, (value) =>
+            value === null || value === undefined ? value : encryptValue(key, event.id, path.join('.'), value),
+          ),
         event.data,
       );
       return { ...event, dataJson: JSON.stringify(encrypted) };
@@ -138,56 +144,58 @@ export class PersonalDataProtection {
     if (this.declarations.size === 0)
       throw new ValidationError(
         'personalData.registry',
-        'forget needs the registry whose event definitions declare personal data, to find the subject\'s events (openEventStore({ personalData: { keys, registry } }))',
+        "forget needs the registry whose event definitions declare personal data, to find the subject's events (openEventStore({ personalData: { keys, registry } }))",
       );
     const s = `"${this.schema}"`;
-    const result = await sql.transaction(async (tx) => {
-      const keyId = await this.ring.destroy(tx, subjectId);
-      const streams = new Set<string>();
-      const types = new Set<string>();
-      let events = 0;
-      let erasedInPlace = 0;
-      for (const [type, paths] of this.declarations) {
-        // By type (index events_by_type), then the subject's id in the data: a scan of the type's events.
-        const rows = await tx.query<{ global_position: string; stream_id: string; data: unknown }>(
-          `SELECT global_position::text AS global_position, stream_id, data FROM ${s}.events
+    const result = await sql
+      .transaction(async (tx) => {
+        const keyId = await this.ring.destroy(tx, subjectId);
+        const streams = new Set<string>();
+        const types = new Set<string>();
+        let events = 0;
+        let erasedInPlace = 0;
+        for (const [type, paths] of this.declarations) {
+          // By type (index events_by_type), then the subject's id in the data: a scan of the type's events.
+          const rows = await tx.query<{ global_position: string; stream_id: string; data: unknown }>(
+            `SELECT global_position::text AS global_position, stream_id, data FROM ${s}.events
             WHERE event_type = $1 AND data #>> $2::text[] = $3`,
-          [type, paths.subject, subjectId],
-        );
-        for (const row of rows) {
-          events++;
-          streams.add(row.stream_id);
-          types.add(type);
-          const erased = paths.fields.reduce(
-            (data, path) => updatePath(data, path, (v) => (v === null || mayBeEnvelope(v) || isErased(v) ? v : ERASED)),
-            row.data,
+            [type, paths.subject, subjectId],
           );
-          if (JSON.stringify(erased) === JSON.stringify(row.data)) continue;
-          await tx.query(`UPDATE ${s}.events SET data = $2::jsonb WHERE global_position = $1::bigint`, [
-            row.global_position,
-            JSON.stringify(erased),
-          ]);
-          erasedInPlace++;
+          for (const row of rows) {
+            events++;
+            streams.add(row.stream_id);
+            types.add(type);
+            const erased = paths.fields.reduce(
+              (data, path) => updatePath(data, path, (v) => (v === null || mayBeEnvelope(v) || isErased(v) ? v : ERASED)),
+              row.data,
+            );
+            if (JSON.stringify(erased) === JSON.stringify(row.data)) continue;
+            await tx.query(`UPDATE ${s}.events SET data = $2::jsonb WHERE global_position = $1::bigint`, [
+              row.global_position,
+              JSON.stringify(erased),
+            ]);
+            erasedInPlace++;
+          }
         }
-      }
-      const deleted = await tx.query<{ n: number }>(
-        `WITH d AS (DELETE FROM ${s}.snapshots WHERE stream_id = ANY($1::text[]) RETURNING 1) SELECT count(*)::int AS n FROM d`,
-        [[...streams]],
-      );
-      await tx.query('SELECT pg_notify($1, $2)', [this.forgetChannel, JSON.stringify({ subjectId, keyId })]);
-      return {
-        subjectId,
-        keyDestroyed: keyId !== null,
-        events,
-        erasedInPlace,
-        streams: [...streams].sort(),
-        snapshotsDeleted: deleted[0]!.n,
-        eventTypes: [...types].sort(),
-      };
-    }).catch((error: unknown) => {
-      this.ring.clear(); // the key was dropped from the caches before the rollback
-      throw error;
-    });
+        const deleted = await tx.query<{ n: number }>(
+          `WITH d AS (DELETE FROM ${s}.snapshots WHERE stream_id = ANY($1::text[]) RETURNING 1) SELECT count(*)::int AS n FROM d`,
+          [[...streams]],
+        );
+        await tx.query('SELECT pg_notify($1, $2)', [this.forgetChannel, JSON.stringify({ subjectId, keyId })]);
+        return {
+          subjectId,
+          keyDestroyed: keyId !== null,
+          events,
+          erasedInPlace,
+          streams: [...streams].sort(),
+          snapshotsDeleted: deleted[0]!.n,
+          eventTypes: [...types].sort(),
+        };
+      })
+      .catch((error: unknown) => {
+        this.ring.clear(); // the key was dropped from the caches before the rollback
+        throw error;
+      });
     this.generation++;
     return result;
   }
