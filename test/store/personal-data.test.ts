@@ -178,8 +178,10 @@ describe.each(drivers)('personal data (%s)', (driver) => {
     expect(owners).toEqual([...Array(10).keys()].map((i) => `Concurrent ${i}`).sort());
     // forgetting in one "process" is seen by the other's cache
     await a.forget('same-subject');
-    await new Promise((r) => setTimeout(r, 300)); // the notification
-    expect((await b.readStream('account-c0'))[0]!.data).toMatchObject({ owner: ERASED });
+    const ownerSeenByB = async () => ((await b.readStream('account-c0'))[0]!.data as { owner: string }).owner;
+    const deadline = Date.now() + 5000; // the notification's way
+    while ((await ownerSeenByB()) !== ERASED && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await ownerSeenByB()).toBe(ERASED);
   });
 
   it('runs upcasters on redacted data, passes the contract check, and aggregates still load after forget', async () => {
@@ -199,7 +201,7 @@ describe.each(drivers)('personal data (%s)', (driver) => {
       { type: 'PersonRegistered', data: { personId: 'p1', name: { first: 'Grace', last: 'Hopper' }, age: 85 }, schemaVersion: 2 },
     ]);
     const raw = await rawData(store, 'person-p1');
-    expect(raw).not.toMatch(/Grace|Hopper|85/);
+    expect(raw).not.toMatch(/Grace|Hopper|"age": 85/); // (85 alone may occur in base64)
     expect((await store.readStream('person-p1')).map((e) => registry.decode(e).data)).toEqual([
       { personId: 'p1', name: { first: 'Grace', last: 'Hopper' }, age: 0 },
       { personId: 'p1', name: { first: 'Grace', last: 'Hopper' }, age: 85 },
