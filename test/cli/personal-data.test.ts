@@ -64,6 +64,18 @@ describe.each(drivers)('fabula forget (%s)', (driver) => {
     expect(wrong.stderr).toMatch(
       /error: the store's data keys are wrapped under master key [0-9a-f]{16}, but the master key given is/,
     );
+
+    // Master key rotation: the new key current, the old one previous; rewrap; then the new key alone.
+    const newer = randomBytes(32).toString('base64');
+    const rotating = cli(where, { FABULA_MASTER_KEY: newer, FABULA_MASTER_KEY_PREVIOUS: process.env.FABULA_MASTER_KEY });
+    const rewrap = await rotating('personal-data', 'rewrap');
+    expect(rewrap).toMatchObject({ code: 0 });
+    expect(rewrap.stdout).toMatch(
+      /^1 data keys re-wrapped under master key [0-9a-f]{16}; the previous master key is no longer needed/,
+    );
+    const rotated = await cli(where, { FABULA_MASTER_KEY: newer })('--json', 'read', 'account-c2');
+    expect(JSON.parse(rotated.stdout)[0].data.owner).toBe('Cli Cid');
+    expect((await run('read', 'account-c2')).stderr).toContain("error: the store's data keys are wrapped under master key");
     const malformed = await cli(where, { FABULA_MASTER_KEY: 'not-a-key' })('read', 'account-c2');
     expect(malformed).toMatchObject({
       code: 2,
