@@ -7,6 +7,16 @@ export { DEFAULT_TENANT, streamTypeOf } from './core/events.js';
 export { defaultLimits, type StoreLimits } from './core/validation.js';
 export { EventStore, type StreamAppend } from './store/event-store.js';
 export { openEventStore, type OpenEventStoreOptions } from './store/open.js';
+export type { ForgetResult, PersonalDataOptions } from './store/personal-data/protection.js';
+export {
+  environmentKeyProvider,
+  fileKeyProvider,
+  masterKey,
+  staticKeyProvider,
+  type KeyProvider,
+  type MasterKey,
+} from './store/personal-data/master-keys.js';
+export { ERASED, isErased, type PersonalDataDeclaration, type PersonalDataPaths } from './core/personal-data.js';
 export type { SqlClient, SqlExecutor } from './store/sql-client.js';
 export { createPgliteClient } from './store/drivers/pglite.js';
 export { createPostgresClient } from './store/drivers/postgres.js';

@@ -11,6 +11,9 @@ const amount = z.number().int().positive().describe('Amount in minor units (cent
 export const AccountOpened = defineEvent('AccountOpened', {
   version: 2,
   description: 'An account was opened for an owner in one currency.',
+  // The owner's name is personal data of the account: encrypted under the account's key, erased by
+  // `fabula forget <accountId>` (docs/personal-data.md).
+  personalData: { subject: 'accountId', fields: ['owner'] },
   schema: z.object({
     accountId,
     owner: z.string().min(1).max(200).describe('Who owns the account'),

@@ -100,7 +100,7 @@ async function retryInbound(globals: GlobalOptions, id: string) {
   const app = await loadApp(globals);
   if (!app.integration?.inbound)
     throw new ValidationError('--app', `${app.name} declares no inbound integration events (integration.inbound)`);
-  const store = await openStore(globals);
+  const store = await openStore(globals, {}, app);
   try {
     const { commands } = await setupApp(app, store);
     const inbound = new InboundConsumer(app.integration.inbound, { commands, store });

@@ -5,6 +5,7 @@ import { defineApp, setupOutsideService, type AppDefinition } from '../app-defin
 import { FabulaError, ValidationError } from '../core/errors.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
+import { personalDataFor } from './master-key.js';
 
 export interface GlobalOptions {
   databaseUrl?: string;
@@ -14,11 +15,22 @@ export interface GlobalOptions {
   json?: boolean;
 }
 
-/** Opens the store the options name: a server (DATABASE_URL / --database-url) or the embedded folder. */
-export function openStore(options: GlobalOptions, extra: Parameters<typeof openEventStore>[0] = {}): Promise<EventStore> {
+/**
+ * Opens the store the options name: a server (DATABASE_URL / --database-url) or the embedded folder;
+ * with personal-data protection when a master key is set, or `app` declares personal data. Commands that
+ * append (or run the app's commands) pass `app`: its declarations say what to encrypt. Reading decrypts
+ * with the key alone.
+ */
+export async function openStore(
+  options: GlobalOptions,
+  extra: Parameters<typeof openEventStore>[0] = {},
+  app?: AppDefinition,
+): Promise<EventStore> {
+  const personalData = personalDataFor(options, app?.registry);
   return openEventStore({
     ...(options.databaseUrl ? { connectionString: options.databaseUrl } : { dataDir: options.dataDir }),
     schema: options.schema,
+    ...(personalData ? { personalData } : {}),
     ...extra,
   });
 }
@@ -92,8 +104,12 @@ export async function setupApp(app: AppDefinition, store: EventStore) {
   return { commands, aggregates };
 }
 
-export async function withStore<T>(options: GlobalOptions, run: (store: EventStore) => Promise<T>): Promise<T> {
-  const store = await openStore(options);
+export async function withStore<T>(
+  options: GlobalOptions,
+  run: (store: EventStore) => Promise<T>,
+  app?: AppDefinition,
+): Promise<T> {
+  const store = await openStore(options, {}, app);
   try {
     return await run(store);
   } finally {

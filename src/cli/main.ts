@@ -28,6 +28,7 @@ import { processCommands } from './processes.js';
 import { checkEventContracts, validateForAppend } from './contracts.js';
 import { projectionCommands } from './projections.js';
 import { serveCommand } from './serve.js';
+import { personalDataCommands } from './personal-data.js';
 import { databaseUrlOption, dateOption, intOption, listOption, positionOption } from './options.js';
 
 const program = new Command('fabula')
@@ -54,6 +55,7 @@ const globals = (): GlobalOptions => {
 };
 
 serveCommand(program, globals);
+personalDataCommands(program, globals);
 
 program
   .command('migrate')
@@ -93,20 +95,24 @@ program
         ...(options.metadata ? { metadata: parseJson(options.metadata, '--metadata') as Record<string, unknown> } : {}),
       };
       const app = await loadAppIfGiven(globals());
-      await withStore(globals(), async (store) => {
-        // The store's own checks first (they name the argument), then, with the application, the
-        // event's contract (a known type, valid data), unless --force.
-        validateStreamId(stream, store.limits);
-        validateExpectedVersion(expectedVersion);
-        prepareEvents([event], store.limits);
-        const checked = app ? validateForAppend(app, event, options.force === true) : event;
-        const result = await store.append(stream, [checked], { expectedVersion: expectedVersion as never });
-        output(
-          globals(),
-          result,
-          () => `appended ${type} to ${stream} at version ${result.nextExpectedVersion}, position ${result.lastPosition}`,
-        );
-      });
+      await withStore(
+        globals(),
+        async (store) => {
+          // The store's own checks first (they name the argument), then, with the application, the
+          // event's contract (a known type, valid data), unless --force.
+          validateStreamId(stream, store.limits);
+          validateExpectedVersion(expectedVersion);
+          prepareEvents([event], store.limits);
+          const checked = app ? validateForAppend(app, event, options.force === true) : event;
+          const result = await store.append(stream, [checked], { expectedVersion: expectedVersion as never });
+          output(
+            globals(),
+            result,
+            () => `appended ${type} to ${stream} at version ${result.nextExpectedVersion}, position ${result.lastPosition}`,
+          );
+        },
+        app,
+      ); // with the app, its personal data is encrypted
     },
   );
 
@@ -219,7 +225,7 @@ program
   .option('--at-version <version>', 'stream version')
   .action(async (type: string, id: string, options: { asOf?: string; atVersion?: string }) => {
     const app = await loadApp(globals());
-    const store = await openStore(globals());
+    const store = await openStore(globals(), {}, app);
     try {
       const { aggregates } = await setupApp(app, store);
       const reader = Object.hasOwn(aggregates, type) ? aggregates[type] : undefined;

@@ -10,10 +10,14 @@ export function processCommands(program: Command, globals: () => GlobalOptions) 
 
   const withProcesses = async <T>(run: (processes: ReturnType<typeof createProcesses>) => Promise<T>) => {
     const app = await loadApp(globals());
-    return withStore(globals(), async (store) => {
-      const { commands } = await setupApp(app, store);
-      return run(createProcesses(app.processes ?? [], { commands, registry: app.registry }).attach(store));
-    });
+    return withStore(
+      globals(),
+      async (store) => {
+        const { commands } = await setupApp(app, store);
+        return run(createProcesses(app.processes ?? [], { commands, registry: app.registry }).attach(store));
+      },
+      app,
+    );
   };
 
   group

@@ -15,7 +15,7 @@ async function withProjections<T>(
 ): Promise<T> {
   const app = await loadApp(globals);
   const projections = createProjections(app.projections ?? []);
-  const store = await openStore(globals, { inlineHandlers: [projections.inlineHandler] });
+  const store = await openStore(globals, { inlineHandlers: [projections.inlineHandler] }, app);
   try {
     projections.attach(store);
     return await run(projections, store);

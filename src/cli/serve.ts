@@ -10,6 +10,7 @@ import type { Caller } from '../server/context.js';
 import { startService } from '../server/service.js';
 import { loadApp, type GlobalOptions } from './context.js';
 import { intOption } from './options.js';
+import { personalDataFor } from './master-key.js';
 import { logProjections } from './projection-logs.js';
 
 type ServeOptions = { port: string; host: string; logLevel: string; natsUrl?: string; natsPrefix?: string; natsStream?: string };
@@ -28,7 +29,9 @@ export function serveCommand(program: Command, globals: () => GlobalOptions) {
       const g = globals();
       const app = await loadApp(g);
       const logger = pino({ level: options.logLevel });
+      const personalData = personalDataFor(g, app.registry);
       const service = await startService({
+        ...(personalData ? { personalData: { keys: personalData.keys } } : {}),
         app,
         databaseUrl: g.databaseUrl,
         dataDir: g.dataDir,

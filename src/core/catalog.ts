@@ -24,6 +24,8 @@ export interface CatalogEntry {
   history: Array<{ fromVersion: number; toVersion: number; description?: string }>;
   consumers: Array<{ name: string; kind: string }>;
   schema: Record<string, unknown>;
+  /** Which fields are personal data and whose (encrypted per subject; `[erased]` once it is forgotten). */
+  personalData?: { subject: string; fields: string[] };
 }
 
 export class EventCatalog {
@@ -45,6 +47,9 @@ export class EventCatalog {
           .filter((c) => c.handles.includes(definition.type))
           .map((c) => ({ name: c.name, kind: c.kind })),
         schema: dataSchema(definition.schema),
+        ...(definition.personalData
+          ? { personalData: { subject: definition.personalData.subject, fields: [...definition.personalData.fields] } }
+          : {}),
       }));
   }
 
@@ -59,7 +64,12 @@ export class EventCatalog {
       defs[entry.type] = {
         ...entry.schema,
         ...(entry.description ? { description: entry.description } : {}),
-        'x-fabula': { version: entry.version, history: entry.history, consumers: entry.consumers },
+        'x-fabula': {
+          version: entry.version,
+          history: entry.history,
+          consumers: entry.consumers,
+          ...(entry.personalData ? { personalData: entry.personalData } : {}),
+        },
       };
     }
     return {
@@ -92,6 +102,12 @@ export class EventCatalog {
           );
         }
         lines.push('');
+      }
+      if (entry.personalData) {
+        lines.push(
+          `Personal data of subject \`${entry.personalData.subject}\`: ${entry.personalData.fields.map((f) => `\`${f}\``).join(', ')} (encrypted; \`[erased]\` once the subject is forgotten).`,
+          '',
+        );
       }
       if (entry.history.length > 0) {
         lines.push('History:', '');

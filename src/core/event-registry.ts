@@ -13,6 +13,7 @@ import type { EventMetadata, NewEvent, RecordedEvent } from './events.js';
 import { Transcoder } from './transcoder.js';
 import { validateEventType } from './validation.js';
 import { zodIssueToValidationError } from './zod-errors.js';
+import { getPath, isErased, parseDeclaration, type PersonalDataDeclaration, type PersonalDataPaths } from './personal-data.js';
 
 /** An event as the domain sees it: a past-tense fact with typed data. */
 export interface DomainEvent<Type extends string = string, Data = unknown> {
@@ -41,6 +42,11 @@ export interface EventDefinition<Type extends string = string, Data = unknown> {
   readonly version: number;
   readonly schema: z.ZodType<Data>;
   readonly description?: string;
+  /**
+   * Which fields are personal data and whose (see docs/personal-data.md): encrypted per subject by a store
+   * with personal-data protection, shown as `ERASED` once the subject is forgotten.
+   */
+  readonly personalData?: PersonalDataDeclaration;
   /** Builds a domain event of this type (not validated until it is encoded for the store). */
   create(data: Data, metadata?: EventMetadata): DomainEvent<Type, Data>;
 }
@@ -50,18 +56,22 @@ export type EventOf<D> = D extends EventDefinition<infer Type, infer Data> ? Dom
 
 export function defineEvent<Type extends string, Data>(
   type: Type,
-  options: { schema: z.ZodType<Data>; version?: number; description?: string },
+  options: { schema: z.ZodType<Data>; version?: number; description?: string; personalData?: PersonalDataDeclaration },
 ): EventDefinition<Type, Data> {
   validateEventType(type, 'type');
   const version = options.version ?? 1;
   if (!Number.isInteger(version) || version < 1 || version > 32767) {
     throw new ValidationError('version', `${version} is not a valid version for event ${type}: use an integer from 1 to 32767`);
   }
+  if (options.personalData !== undefined) parseDeclaration(options.personalData, `${type}.personalData`);
   return {
     type,
     version,
     schema: options.schema,
     description: options.description,
+    ...(options.personalData
+      ? { personalData: { subject: options.personalData.subject, fields: [...options.personalData.fields] } }
+      : {}),
     create: (data, metadata) => (metadata ? { type, data, metadata } : { type, data }),
   };
 }
@@ -78,6 +88,7 @@ export class EventRegistry {
   readonly transcoder: Transcoder;
   private readonly definitions = new Map<string, EventDefinition>();
   private readonly upcasters = new Map<string, Map<number, UpcasterEntry>>();
+  private readonly personal = new Map<string, PersonalDataPaths>();
 
   constructor(options: { definitions?: readonly EventDefinition<string, any>[]; transcoder?: Transcoder } = {}) {
     this.transcoder = options.transcoder ?? new Transcoder();
@@ -90,6 +101,8 @@ export class EventRegistry {
         throw new ValidationError('type', `event type ${definition.type} is already registered; event type names must be unique`);
       }
       this.definitions.set(definition.type, definition);
+      if (definition.personalData)
+        this.personal.set(definition.type, parseDeclaration(definition.personalData, `${definition.type}.personalData`));
     }
     return this;
   }
@@ -127,6 +140,11 @@ export class EventRegistry {
 
   all(): EventDefinition[] {
     return [...this.definitions.values()];
+  }
+
+  /** The personal-data declarations of the registered types, paths split (what the store's protection takes). */
+  personalData(): ReadonlyMap<string, PersonalDataPaths> {
+    return this.personal;
   }
 
   /** Registered upcasters of a type, oldest first. */
@@ -213,8 +231,19 @@ export class EventRegistry {
     }
     const parsed = definition.schema.safeParse(current.data);
     if (parsed.success) return null;
+    // A forgotten subject's fields hold the redaction marker, whatever their type: that keeps the contract.
+    const declared = this.personal.get(event.type);
+    const issues = parsed.error.issues.filter(
+      (issue) =>
+        !(
+          declared &&
+          isErased(getPath(current.data, issue.path.map(String))) &&
+          declared.fields.some((f) => f.join('.') === issue.path.join('.'))
+        ),
+    );
+    if (issues.length === 0) return null;
     const issue = zodIssueToValidationError(
-      parsed.error,
+      { ...parsed.error, issues } as typeof parsed.error,
       `${event.type} v${event.schemaVersion}${event.schemaVersion === definition.version ? '' : ` (upcast to v${definition.version})`} data`,
     );
     return issue.message;

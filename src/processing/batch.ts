@@ -32,7 +32,10 @@ export async function applyBatch(
       // next append finds the consumer current.
       await tx.query(sql.holdAppends);
       const head = BigInt((await tx.query<{ position: string }>(sql.head))[0]!.position);
-      const page = (await tx.query<EventRow>(runner.readAllSql, [from, host.settings.batchSize])).map(toRecordedEvent);
+      const page = await store.revealPersonalData(
+        (await tx.query<EventRow>(runner.readAllSql, [from, host.settings.batchSize])).map(toRecordedEvent),
+        tx,
+      );
       batch = runner.filter(page);
       const full = page.length === host.settings.batchSize;
       const lastRead = page.length > 0 ? page[page.length - 1]!.globalPosition : 0n;

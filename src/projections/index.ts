@@ -26,3 +26,4 @@ export {
 } from './projections.js';
 export type { ProjectionStatus } from './status.js';
 export { replayDryRun, type ReplayOptions, type ReplayReport } from './replay.js';
+export { forgetSubject, type ForgetReport } from './forget.js';

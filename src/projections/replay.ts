@@ -57,7 +57,7 @@ export async function replayDryRun(
       let after = options.from;
       while (after < to) {
         // Read through the transaction: on PGlite (one connection) a read beside it would wait for it.
-        const page = (await tx.query<EventRow>(readPage, [after, 500])).map(toRecordedEvent);
+        const page = await store.revealPersonalData((await tx.query<EventRow>(readPage, [after, 500])).map(toRecordedEvent), tx);
         if (page.length === 0) break;
         for (const event of page) {
           if (event.globalPosition > to) break;

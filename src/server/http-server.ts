@@ -20,6 +20,7 @@ import { processRoutes } from './routes/processes.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { queryRoutes } from './routes/queries.js';
+import { personalDataRoutes } from './routes/personal-data.js';
 
 export type { Caller, ServerContext, ServerLimits, ServerParts } from './context.js';
 
@@ -68,6 +69,7 @@ export async function buildServer(parts: ServerParts): Promise<{ server: Fastify
   await server.register(adminRoutes(context));
   await server.register(consumerRoutes(context));
   await server.register(processRoutes(context));
+  await server.register(personalDataRoutes(context));
   server.get('/openapi.json', { schema: { hide: true } }, async () => server.swagger());
 
   return { server, context };

@@ -47,6 +47,7 @@ export function openapiOptions(title: string): SwaggerOptions {
         },
         { name: 'processes', description: 'Process managers (sagas): status, and each instance with its commands and timeouts' },
         { name: 'catalog', description: 'The event types and their schemas' },
+        { name: 'personal data', description: "Crypto-shredding: forget a subject's personal data" },
         { name: 'operations', description: 'Health checks and metrics' },
       ],
       components: {

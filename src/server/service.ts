@@ -11,6 +11,7 @@ import { createProcesses, type Processes, type ProcessesOptions } from '../proce
 import { createProjections, type Projections } from '../projections/projections.js';
 import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
+import type { KeyProvider } from '../store/personal-data/master-keys.js';
 import { startIntegration, type Integration, type NatsSettings } from '../integration/integration.js';
 import type { Caller, ServerContext, ServerLimits } from './context.js';
 import { buildServer } from './http-server.js';
@@ -33,6 +34,12 @@ export interface ServiceOptions {
   processOptions?: Omit<ProcessesOptions, 'commands' | 'registry'>;
   /** NATS JetStream: publish the events (and run the app's inbound consumer). Without it, no NATS. */
   nats?: NatsSettings;
+  /**
+   * Crypto-shredding of the personal data the app's events declare (docs/personal-data.md): the master
+   * keys. Without it, events are stored as given (`fabula serve` always passes one when the app declares
+   * personal data).
+   */
+  personalData?: { keys: KeyProvider; cacheSize?: number };
 }
 
 export interface Service {
@@ -56,6 +63,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     ...(options.databaseUrl ? { connectionString: options.databaseUrl } : { dataDir: options.dataDir ?? '.fabula/data' }),
     ...(options.schema ? { schema: options.schema } : {}),
     inlineHandlers: [projections.inlineHandler],
+    ...(options.personalData ? { personalData: { ...options.personalData, registry: app.registry } } : {}),
   });
   const commands = new CommandBus({ store });
   const processes = createProcesses(app.processes ?? [], { ...options.processOptions, commands, registry: app.registry });

@@ -1,4 +1,4 @@
-import { ConcurrencyError, IdempotencyError, StoreClosedError, StreamDeletedError, ValidationError } from '../core/errors.js';
+import { ConcurrencyError, FabulaError, IdempotencyError, StoreClosedError, StreamDeletedError, ValidationError } from '../core/errors.js';
 import {
   DEFAULT_TENANT,
   streamTypeOf,
@@ -39,6 +39,7 @@ import {
   type StreamRow,
 } from './statements.js';
 import { Wakeup } from './wakeup.js';
+import type { ForgetResult, PersonalDataProtection } from './personal-data/protection.js';
 
 const MAX_VERSION = Number.MAX_SAFE_INTEGER;
 
@@ -65,6 +66,8 @@ export interface EventStoreParts {
   onClose: () => Promise<void>;
   /** See OpenEventStoreOptions.appendWritersInFlight. */
   appendWritersInFlight?: number;
+  /** Encryption of declared personal data (OpenEventStoreOptions.personalData). */
+  personalData?: PersonalDataProtection;
 }
 
 /** What a store and its tenant views share. */
@@ -98,6 +101,7 @@ export class EventStore {
   /** The tenant this view is confined to; null for the store's system view. */
   readonly tenantId: string | null;
   private readonly shared: Shared;
+  private readonly personalData: PersonalDataProtection | null;
 
   constructor(
     private readonly parts: EventStoreParts,
@@ -109,6 +113,7 @@ export class EventStore {
     this.driver = parts.sql.kind;
     this.inlineHandlers = parts.inlineHandlers ?? [];
     this.tenantId = view?.tenantId ?? null;
+    this.personalData = parts.personalData ?? null;
     if (view) {
       this.shared = view.shared;
       return;
@@ -181,8 +186,9 @@ export class EventStore {
     this.assertOpen();
     validateStreamId(streamId, this.limits);
     const expected = validateExpectedVersion(options.expectedVersion ?? 'any');
-    const prepared = prepareEvents(events, this.limits);
+    let prepared = prepareEvents(events, this.limits);
     const bytes = prepared.reduce((sum, e) => sum + e.bytes, 0);
+    if (this.personalData) prepared = await this.personalData.protect(this.sql, this.streamTenant, prepared, 'events');
     const outcome = await this.batcher.submit({
       tenant: this.tenantId,
       streamId,
@@ -239,6 +245,10 @@ export class EventStore {
         bytes: prepared.reduce((sum, e) => sum + e.bytes, 0),
       };
     });
+    if (this.personalData) {
+      for (const [i, request] of requests.entries())
+        request.events = await this.personalData.protect(this.sql, this.streamTenant, request.events, `appends[${i}].events`);
+    }
     const outcomes = await this.batcher.submitGroup(requests);
     const refused = outcomes.findIndex((o) => !('ok' in o));
     if (refused >= 0) this.toResult(requests[refused]!.streamId, requests[refused]!.expected, outcomes[refused]!);
@@ -286,7 +296,7 @@ export class EventStore {
       maxCount ?? null,
       this.streamTenant,
     ]);
-    return rows.map(toRecordedEvent);
+    return this.revealPersonalData(rows.map(toRecordedEvent));
   }
 
   /**
@@ -311,7 +321,7 @@ export class EventStore {
     if (streamTypes) params.push(streamTypes);
     if (this.tenantId !== null) params.push(this.tenantId);
     const sql = this.statements.readAll({ eventTypes: !!eventTypes, streamTypes: !!streamTypes, tenant: this.tenantId !== null });
-    return (await this.read<EventRow>(sql, params)).map(toRecordedEvent);
+    return this.revealPersonalData((await this.read<EventRow>(sql, params)).map(toRecordedEvent));
   }
 
   /** One event by its id, or null. */
@@ -321,7 +331,60 @@ export class EventStore {
       throw new ValidationError('eventId', `${JSON.stringify(eventId)} is not a UUID`);
     }
     const rows = await this.read<EventRow>(this.statements.readEvent, [eventId, this.tenantId]);
-    return rows[0] ? toRecordedEvent(rows[0]) : null;
+    return rows[0] ? (await this.revealPersonalData([toRecordedEvent(rows[0])]))[0]! : null;
+  }
+
+  /**
+   * Events read from the `events` table with their personal data decrypted (`ERASED` where the subject
+   * was forgotten). The store's reads do this; code that reads the table itself (a consumer's batch, in
+   * its transaction: pass it as `sql`) calls it. Events unchanged when the store has no protection.
+   */
+  revealPersonalData(events: RecordedEvent[], sql: SqlExecutor = this.sql): Promise<RecordedEvent[]> {
+    if (!this.personalData || events.length === 0) return Promise.resolve(events);
+    return this.personalData.reveal(sql, events);
+  }
+
+  /** Whether the store encrypts personal data (it was opened with `personalData`). */
+  get protectsPersonalData(): boolean {
+    return this.personalData !== null;
+  }
+
+  /**
+   * Changes whenever a subject is forgotten (by this process or, through a notification, another one):
+   * a cache of decrypted state (the repositories' state cache) drops its entries when it sees a new value.
+   */
+  get forgetGeneration(): number {
+    return this.personalData?.generation ?? 0;
+  }
+
+  /**
+   * Forgets a subject of personal data (crypto-shredding): destroys its data key, so its encrypted
+   * values read as `ERASED` from then on; erases in place its values in events written before protection
+   * was on; deletes the snapshots of the streams holding its events. Idempotent. Read models built from
+   * these events still hold the values: rebuild them (`forgetSubject` in fabula does both).
+   */
+  async forget(subjectId: string): Promise<ForgetResult> {
+    this.assertOpen();
+    return this.requirePersonalData().forget(this.sql, this.streamTenant, subjectId);
+  }
+
+  /**
+   * After a master key rotation (the new key current, the old one previous): re-wraps every data key
+   * under the current master key. Returns how many were re-wrapped; the old key can go once this is done.
+   */
+  async rewrapDataKeys(): Promise<{ rewrapped: number; masterKeyId: string }> {
+    this.assertOpen();
+    const protection = this.requirePersonalData();
+    return { rewrapped: await protection.rewrap(this.sql), masterKeyId: protection.masterKeyId };
+  }
+
+  private requirePersonalData(): PersonalDataProtection {
+    if (!this.personalData)
+      throw new FabulaError(
+        'personal_data_off',
+        'this store was opened without personal-data protection: give it a master key (FABULA_MASTER_KEY, or openEventStore({ personalData: { keys, registry } }))',
+      );
+    return this.personalData;
   }
 
   /** The position of the last committed event (0 when the store is empty); a tenant's view: its own last. */
@@ -420,6 +483,7 @@ export class EventStore {
       await this.batcher.idle();
       const unlisten = await this.shared.unlisten?.catch(() => null);
       await unlisten?.().catch(() => {});
+      await this.personalData?.stop();
       await this.parts.onClose();
     })();
     return this.shared.closed;

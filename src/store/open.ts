@@ -6,6 +6,7 @@ import { createPostgresClient } from './drivers/postgres.js';
 import { EventStore, type StoreInlineHandler } from './event-store.js';
 import { migrate } from './migrations.js';
 import { validIdentifier, type SqlClient } from './sql-client.js';
+import { PersonalDataProtection, type PersonalDataOptions } from './personal-data/protection.js';
 
 export interface OpenEventStoreOptions {
   /** PostgreSQL server to use (`postgres://...`). */
@@ -33,6 +34,11 @@ export interface OpenEventStoreOptions {
    * second batch on its way hides the round trip behind the first one's commit.
    */
   appendWritersInFlight?: number;
+  /**
+   * Crypto-shredding (docs/personal-data.md): the fields event definitions declare as personal data are
+   * encrypted on append under a per-subject key, decrypted on read, and unreadable after `forget`.
+   */
+  personalData?: PersonalDataOptions;
 }
 
 /**
@@ -85,13 +91,16 @@ export async function openEventStore(options: OpenEventStoreOptions = {}): Promi
     release = () => sql.close();
   }
 
+  let personalData: PersonalDataProtection | undefined;
   try {
     await migrate(sql, schema);
+    if (options.personalData) personalData = await PersonalDataProtection.start(sql, schema, options.personalData);
   } catch (error) {
     await release().catch(() => {});
     throw error;
   }
   return new EventStore({
+    personalData,
     sql,
     schema,
     limits,

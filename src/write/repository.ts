@@ -65,6 +65,7 @@ class StateLoader<State> {
   private readonly snapshots: SnapshotStore;
   private readonly cache: StateCache | null;
   private readonly tenant: string;
+  private forgetGeneration: number;
 
   constructor(
     private readonly store: EventStore,
@@ -75,6 +76,7 @@ class StateLoader<State> {
   ) {
     this.snapshots = new SnapshotStore(store.sql, store.schema, store.tenantId);
     this.tenant = store.tenantId ?? DEFAULT_TENANT;
+    this.forgetGeneration = store.forgetGeneration;
     this.cache =
       cache instanceof StateCache || cache === null
         ? cache
@@ -98,6 +100,11 @@ class StateLoader<State> {
     id: string,
     fresh: boolean,
   ): Promise<{ state: State; version: number; cached: boolean }> {
+    if (this.cache && this.store.forgetGeneration !== this.forgetGeneration) {
+      // A subject was forgotten: cached states may hold its personal data in clear.
+      this.cache.clear();
+      this.forgetGeneration = this.store.forgetGeneration;
+    }
     const entry = fresh ? undefined : this.cache?.get(this.key(streamId));
     if (entry) {
       const state = this.model.fromSnapshot(this.registry.transcoder.decode(entry.encoded), entry.version, id);

@@ -29,4 +29,8 @@ export class StateCache {
   delete(streamId: string): void {
     this.entries.delete(streamId);
   }
+
+  clear(): void {
+    this.entries.clear();
+  }
 }
