@@ -24,6 +24,7 @@ import {
   type GlobalOptions,
 } from './context.js';
 import { consumerCommands } from './consumers.js';
+import { keyCommands } from './keys.js';
 import { processCommands } from './processes.js';
 import { checkEventContracts, validateForAppend } from './contracts.js';
 import { projectionCommands } from './projections.js';
@@ -54,6 +55,7 @@ const globals = (): GlobalOptions => {
 };
 
 serveCommand(program, globals);
+keyCommands(program, globals);
 
 program
   .command('migrate')
