@@ -3,16 +3,11 @@
  * once (only its hash is stored); `list` shows ids, users, tenants and roles; `revoke` refuses the key
  * from the next request on. Creation and revocation are recorded in the audit stream.
  */
-import os from 'node:os';
 import type { Command } from 'commander';
 import { ApiKeys, type ApiKey } from '../server/auth/api-keys.js';
-import { Audit, type AuditActor } from '../server/auth/audit.js';
+import { Audit } from '../server/auth/audit.js';
+import { audited, cliActor } from './cli-audit.js';
 import { output, withStore, type GlobalOptions } from './context.js';
-
-/** Who ran the CLI: it holds the database's credentials, so it acts as an administrator. */
-function cliActor(): AuditActor {
-  return { userId: os.userInfo().username, roles: ['*'], via: { method: 'cli' } };
-}
 
 export function keyCommands(program: Command, globals: () => GlobalOptions) {
   const group = program.command('keys').description('API keys for the HTTP API: create (shown once), list, revoke');
@@ -65,7 +60,7 @@ export function keyCommands(program: Command, globals: () => GlobalOptions) {
     .action(async (id: string) => {
       await withStore(globals(), async (store) => {
         const keys = new ApiKeys(store.sql, store.schema);
-        const revoked = await new Audit(store).run(cliActor(), 'key.revoke', id, () => keys.revoke(id));
+        const revoked = await audited(store, 'key.revoke', id, () => keys.revoke(id));
         output(globals(), revoked, () => `revoked API key ${revoked.id} of ${describe(revoked)}`);
       });
     });
