@@ -4,7 +4,7 @@
  * and they never show in another caller's lists, pages or live tail, even where `'*'` grants reading.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { defineApp, type AccessControl } from '../../src/index.js';
+import { defineApp, NatsPublisher, type AccessControl } from '../../src/index.js';
 import { auditStreamId } from '../../src/server/auth/audit.js';
 import { startService, type Service } from '../../src/server/service.js';
 import referenceApp from '../../examples/reference-app.js';
@@ -114,5 +114,24 @@ describe.each(drivers)('audit (%s)', (driver) => {
     await reading;
     controller.abort();
     expect(types).toEqual(['AccountOpened', 'MoneyDeposited', 'MoneyDeposited']);
+  });
+});
+
+describe('audit events stay internal', () => {
+  it('are never published as integration events', () => {
+    const event = (streamId: string) => ({
+      id: '0190a1b2-0000-7000-8000-000000000001',
+      type: 'AdminActionRecorded',
+      streamId,
+      streamVersion: 1,
+      globalPosition: 1n,
+      recordedAt: new Date(),
+      schemaVersion: 1,
+      data: { action: 'projection.pause' },
+      metadata: {},
+    });
+    const publisher = new NatsPublisher();
+    expect(publisher.toMessage(event(auditStreamId(new Date())))).toBeNull();
+    expect(publisher.toMessage(event('account-a1'))).not.toBeNull();
   });
 });
