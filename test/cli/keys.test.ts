@@ -1,13 +1,16 @@
 /** `fabula keys create|list|revoke`: the real binary, on the embedded store and the server. */
+import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { openEventStore } from '../../src/index.js';
 import { ApiKeys } from '../../src/server/auth/api-keys.js';
 import { auditStreamId } from '../../src/server/auth/audit.js';
 import { fabula } from '../support/cli.js';
+import { referenceServer } from '../support/reference-server.js';
 import { drivers } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
 
 const location = storeLocations('keys');
+const JWT_SECRET = 'a-shared-secret-of-at-least-32-characters!';
 
 describe.each(drivers)('fabula keys (%s)', (driver) => {
   it('creates a key shown once, lists it without the secret, revokes it; each change is audited', async () => {
@@ -70,6 +73,49 @@ describe.each(drivers)('fabula keys (%s)', (driver) => {
       expect((audit[0]!.data as { actor: unknown }).actor).toMatchObject({ roles: ['*'], via: { method: 'cli' } });
     } finally {
       await store.close();
+    }
+  });
+
+  it('fabula serve takes API keys, JWTs, development tokens with roles and rate limits from the environment', async () => {
+    const where = location(driver);
+    const env: Record<string, string> = where.databaseUrl
+      ? { DATABASE_URL: where.databaseUrl }
+      : { FABULA_DATA_DIR: where.dataDir! };
+    const created = await fabula(
+      ['--schema', where.schema, '--json', 'keys', 'create', '--user', 'alice', '--role', 'admin'],
+      env,
+    );
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    const server = referenceServer(where, {
+      readyAttempts: 400,
+      env: {
+        FABULA_API_KEYS: '1',
+        FABULA_JWT_SECRET: JWT_SECRET,
+        FABULA_API_TOKENS: 'reader-token=rita:reader',
+        FABULA_RATE_LIMIT_READS: '5/1m',
+      },
+    });
+    const child = server.start();
+    try {
+      await server.ready();
+      const get = (path: string, credential?: string) =>
+        fetch(`${server.url}${path}`, credential ? { headers: { authorization: `Bearer ${credential}` } } : {});
+      expect((await get('/streams')).status).toBe(401);
+      expect((await get('/streams', key)).status).toBe(200);
+      const jwt = await new SignJWT({ roles: ['admin'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('jo')
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(JWT_SECRET));
+      expect((await get('/streams', jwt)).status).toBe(200);
+      expect((await get('/projections', 'reader-token')).status).toBe(403); // roles from FABULA_API_TOKENS
+      expect((await get('/projections', key)).status).toBe(200);
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await get('/streams', key)).status);
+      expect(statuses).toEqual([200, 200, 200, 429]); // 5 reads a minute for alice: 2 above, 3 here, then refused
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
     }
   });
 });

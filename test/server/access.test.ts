@@ -189,7 +189,7 @@ describe.each(drivers)('authorisation (%s)', (driver) => {
   it('checks query roles, guards the admin routes, and lets any authenticated caller read the catalog', async () => {
     const { get, url } = await server();
     expect((await get('/queries/audited-accounts', 'teller')).status).toBe(403);
-    expect((await get('/queries/audited-accounts?minPosition=999', 'teller')).status).toBe(403); // refused before waiting
+    expect((await get('/queries/audited-accounts?minPosition=999', 'teller')).status).toBe(403);
     expect((await get('/queries/audited-accounts', 'auditor')).json).toEqual({ accounts: 3 });
     for (const path of ['/projections', '/consumers', '/processes', '/processes/transfer/instances/t1']) {
       const answer = await get(path, 'teller');
