@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import { Access } from '../../core/access.js';
 import { rolesOf } from '../auth/caller.js';
 import type { Caller, ServerContext } from '../context.js';
-import { HttpError, UnauthenticatedError } from '../http-errors.js';
+import { ForbiddenError } from '../../core/errors.js';
+import { UnauthenticatedError } from '../http-errors.js';
 
 const callers = new WeakMap<FastifyRequest, Promise<Caller>>();
 
@@ -38,7 +39,7 @@ export async function accessOf(context: ServerContext, request: FastifyRequest):
 /** The caller when it is an administrator; else 403. For the admin routes. */
 export async function adminOf(context: ServerContext, request: FastifyRequest): Promise<Caller> {
   const { caller, access } = await accessOf(context, request);
-  if (!access.isAdmin) throw new HttpError(403, 'forbidden', 'this is an admin route: your roles do not include an admin role');
+  if (!access.isAdmin) throw new ForbiddenError('this is an admin route: your roles do not include an admin role');
   return caller;
 }
 

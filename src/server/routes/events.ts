@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ValidationError } from '../../core/errors.js';
+import { ForbiddenError, ValidationError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { eventJson, streamJson, toJsonValue } from '../json.js';
@@ -95,7 +95,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         const { id } = request.params;
         // Refused before the lookup: the answer says nothing about whether the stream exists.
         if (!access.may('read', streamTypeOf(id)))
-          throw new HttpError(403, 'forbidden', `your roles may not read ${streamTypeOf(id)} streams`);
+          throw new ForbiddenError(`your roles may not read ${streamTypeOf(id)} streams`);
         const info = await store.streamInfo(id);
         if (!info) return reply.status(404).send({ code: 'stream_not_found', message: `no stream ${JSON.stringify(id)}` });
         const { from, asOf, limit: max, direction } = request.query;
@@ -250,7 +250,7 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         const { type, id } = request.params;
         const reader = Object.hasOwn(context.aggregates, type) ? context.aggregates[type] : undefined;
         // An aggregate of type `account` lives in `account-…` streams: reading it is reading them.
-        if (reader && !access.may('read', type)) throw new HttpError(403, 'forbidden', `your roles may not read ${type} streams`);
+        if (reader && !access.may('read', type)) throw new ForbiddenError(`your roles may not read ${type} streams`);
         if (!reader) {
           const known = Object.keys(context.aggregates);
           throw new HttpError(
