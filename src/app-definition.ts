@@ -4,6 +4,7 @@
  * the same definition; it sits above the write side, the query bus and the projections, and below the
  * server and the CLI that run it.
  */
+import type { AccessControl } from './core/access.js';
 import { EventCatalog } from './core/catalog.js';
 import type { EventRegistry } from './core/event-registry.js';
 import type { ProcessDefinition } from './processes/define.js';
@@ -42,6 +43,11 @@ export interface AppDefinition {
   projections?: readonly ProjectionDefinition[];
   /** Its process managers (sagas): they send commands on the bus `setup` registers handlers on. */
   processes?: readonly ProcessDefinition[];
+  /**
+   * Who may read, write and administer which stream types (docs/security.md). Without it, every
+   * authenticated caller may read and write every non-system stream.
+   */
+  access?: AccessControl;
   /** Integration events over NATS JetStream, used when the service gets a NATS URL (docs/integration.md). */
   integration?: IntegrationDefinition;
   /**

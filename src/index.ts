@@ -42,3 +42,4 @@ export * from './queries/query-bus.js';
 export * from './app-definition.js';
 export * from './processes/index.js';
 export * from './integration/index.js';
+export { Access, hasRole, isSystemStreamType, type AccessControl, type StreamAcl, type StreamPermission } from './core/access.js';

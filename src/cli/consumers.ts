@@ -9,10 +9,15 @@ import { createConsumers, type Consumers } from '../processing/consumers.js';
 import type { ParkedConsumerEvent } from '../processing/control.js';
 import type { ConsumerStatus } from '../processing/status.js';
 import { loadApp, openStore, output, setupApp, withStore, type GlobalOptions } from './context.js';
+import type { EventStore } from '../store/event-store.js';
+import { audited } from './cli-audit.js';
 import { positionOption } from './options.js';
 
-async function withConsumers<T>(globals: GlobalOptions, run: (consumers: Consumers) => Promise<T>): Promise<T> {
-  return withStore(globals, (store) => run(createConsumers([]).attach(store)));
+async function withConsumers<T>(
+  globals: GlobalOptions,
+  run: (consumers: Consumers, store: EventStore) => Promise<T>,
+): Promise<T> {
+  return withStore(globals, (store) => run(createConsumers([]).attach(store), store));
 }
 
 export function consumerCommands(program: Command, globals: () => GlobalOptions) {
@@ -62,8 +67,10 @@ export function consumerCommands(program: Command, globals: () => GlobalOptions)
     .action(async (name: string | undefined, options: { stream?: string; inbound?: string }) => {
       if (options.inbound !== undefined) return retryInbound(globals(), options.inbound);
       if (!name) throw new ValidationError('name', 'give the consumer name, or --inbound <id>');
-      await withConsumers(globals(), async (consumers) => {
-        const retried = await consumers.retryParked(name, options.stream ? { streamId: options.stream } : {});
+      await withConsumers(globals(), async (consumers, store) => {
+        const retried = await audited(store, 'consumer.retry-parked', name, () =>
+          consumers.retryParked(name, options.stream ? { streamId: options.stream } : {}),
+        );
         output(globals(), { consumer: name, retried }, () => `${retried} parked events of ${name} will be retried`);
       });
     });
@@ -80,7 +87,7 @@ export function consumerCommands(program: Command, globals: () => GlobalOptions)
       if (options.inbound !== undefined) {
         const id = options.inbound;
         await withStore(globals(), async (store) => {
-          const row = await deleteParkedInbound(store, id);
+          const row = await audited(store, 'inbound.delete-parked', id, () => deleteParkedInbound(store, id));
           output(globals(), { deleted: id }, () => `parked inbound message ${id} (${row.messageId}) deleted`);
         });
         return;
@@ -88,8 +95,8 @@ export function consumerCommands(program: Command, globals: () => GlobalOptions)
       if (!name || position === undefined)
         throw new ValidationError('position', 'give the consumer name and the position of the failed event');
       const at = positionOption(position, 'position');
-      await withConsumers(globals(), async (consumers) => {
-        await consumers.skipParked(name, at);
+      await withConsumers(globals(), async (consumers, store) => {
+        await audited(store, 'consumer.skip', `${name}@${at}`, () => consumers.skipParked(name, at));
         output(globals(), { consumer: name, skipped: at.toString() }, () => `${name}: the event at ${at} is skipped`);
       });
     });
@@ -104,7 +111,7 @@ async function retryInbound(globals: GlobalOptions, id: string) {
   try {
     const { commands } = await setupApp(app, store);
     const inbound = new InboundConsumer(app.integration.inbound, { commands, store });
-    const outcome = await inbound.retryParked(id);
+    const outcome = await audited(store, 'inbound.retry-parked', id, () => inbound.retryParked(id));
     output(globals, { id, ...outcome }, () =>
       outcome.kind === 'handled' || outcome.kind === 'ignored'
         ? `parked inbound message ${id}: ${outcome.kind}, removed`

@@ -24,6 +24,7 @@ import {
   type GlobalOptions,
 } from './context.js';
 import { consumerCommands } from './consumers.js';
+import { keyCommands } from './keys.js';
 import { processCommands } from './processes.js';
 import { checkEventContracts, validateForAppend } from './contracts.js';
 import { projectionCommands } from './projections.js';
@@ -56,6 +57,7 @@ const globals = (): GlobalOptions => {
 
 serveCommand(program, globals);
 personalDataCommands(program, globals);
+keyCommands(program, globals);
 
 program
   .command('migrate')

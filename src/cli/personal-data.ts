@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { ValidationError } from '../core/errors.js';
 import { createProjections } from '../projections/projections.js';
 import { forgetSubject } from '../projections/forget.js';
+import { audited } from './cli-audit.js';
 import { loadApp, openStore, output, withStore, type GlobalOptions } from './context.js';
 
 export function personalDataCommands(program: Command, globals: () => GlobalOptions) {
@@ -27,7 +28,9 @@ export function personalDataCommands(program: Command, globals: () => GlobalOpti
       const projections = createProjections(app.projections ?? [], { registry: app.registry });
       const store = await openStore(globals(), { inlineHandlers: [projections.inlineHandler] }, app);
       try {
-        const report = await forgetSubject(subjectId, { store, projections, tenantId: options.tenant });
+        const report = await audited(store, 'personal-data.forget', `${options.tenant}/${subjectId}`, () =>
+          forgetSubject(subjectId, { store, projections, tenantId: options.tenant }),
+        );
         output(globals(), report, () =>
           [
             `forgot ${subjectId}: ${report.keyDestroyed ? 'data key destroyed' : 'no data key (unknown subject, or forgotten before)'}; ${report.events} events carry it (${report.erasedInPlace} plain-text ones erased in place), ${report.snapshotsDeleted} snapshots deleted`,

@@ -7,6 +7,7 @@ import { createProjections, type Projections } from '../projections/projections.
 import type { ProjectionStatus } from '../projections/status.js';
 import type { EventStore } from '../store/event-store.js';
 import { loadApp, openStore, output, type GlobalOptions } from './context.js';
+import { audited } from './cli-audit.js';
 import { positionOption } from './options.js';
 
 async function withProjections<T>(
@@ -55,7 +56,7 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
     .action(async (name: string, options: { wait: boolean }) => {
       await withProjections(globals(), async (projections, store) => {
         known(projections, name);
-        const started = await projections.rebuild(name);
+        const started = await audited(store, 'projection.rebuild', name, () => projections.rebuild(name));
         if (!options.wait) {
           output(
             globals(),
@@ -127,9 +128,9 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
     .description('resume a failed projection (after fixing its code or data)')
     .argument('<name>', 'projection name')
     .action(async (name: string) => {
-      await withProjections(globals(), async (projections) => {
+      await withProjections(globals(), async (projections, store) => {
         known(projections, name);
-        await projections.resume(name);
+        await audited(store, 'projection.resume', name, () => projections.resume(name));
         output(globals(), { projection: name, resumed: true }, () => `${name} resumed`);
       });
     });
@@ -139,9 +140,9 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
     .description('stop applying events to a projection until it is resumed')
     .argument('<name>', 'projection name')
     .action(async (name: string) => {
-      await withProjections(globals(), async (projections) => {
+      await withProjections(globals(), async (projections, store) => {
         known(projections, name);
-        await projections.pause(name);
+        await audited(store, 'projection.pause', name, () => projections.pause(name));
         output(globals(), { projection: name, paused: true }, () => `${name} paused`);
       });
     });
@@ -152,9 +153,11 @@ export function projectionCommands(program: Command, globals: () => GlobalOption
     .argument('<name>', 'projection name')
     .option('--stream <id>', 'only this stream')
     .action(async (name: string, options: { stream?: string }) => {
-      await withProjections(globals(), async (projections) => {
+      await withProjections(globals(), async (projections, store) => {
         known(projections, name);
-        const retried = await projections.retryParked(name, options.stream ? { streamId: options.stream } : {});
+        const retried = await audited(store, 'projection.retry-parked', name, () =>
+          projections.retryParked(name, options.stream ? { streamId: options.stream } : {}),
+        );
         output(globals(), { projection: name, retried }, () => `${retried} parked events of ${name} will be retried`);
       });
     });
@@ -172,9 +175,9 @@ export function skipCommand(group: Command, globals: () => GlobalOptions) {
     .argument('<position>', 'global position of the event (see fabula projections status)')
     .action(async (name: string, position: string) => {
       const at = positionOption(position, 'position');
-      await withProjections(globals(), async (projections) => {
+      await withProjections(globals(), async (projections, store) => {
         known(projections, name);
-        const skipped = await projections.skip(name, at);
+        const skipped = await audited(store, 'projection.skip', `${name}@${at}`, () => projections.skip(name, at));
         output(globals(), { projection: name, position: at, skipped }, () =>
           skipped === 'failed'
             ? `${name} skips the event at position ${at} and runs on from there (a running daemon carries on at once)`

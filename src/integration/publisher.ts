@@ -16,7 +16,8 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { InvalidArgumentError, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { ValidationError } from '../core/errors.js';
 import type { EventRegistry, StoredDomainEvent } from '../core/event-registry.js';
-import type { RecordedEvent } from '../core/events.js';
+import { isSystemStreamType } from '../core/access.js';
+import { streamTypeOf, type RecordedEvent } from '../core/events.js';
 import { defineDeliveryConsumer, type ConsumerDefinition } from '../processing/consumer.js';
 import { EventRejected } from '../processing/failures.js';
 import type { FailurePolicy } from '../processing/policy.js';
@@ -145,6 +146,8 @@ export class NatsPublisher extends EventEmitter<PublisherEvents> {
 
   /** What is published for one event, or null. Exposed for tests and tools. */
   toMessage(event: RecordedEvent): PublishedMessage | null {
+    // System streams (`$audit-…`, the audit trail) are internal: never integration events.
+    if (isSystemStreamType(streamTypeOf(event.streamId))) return null;
     const decoded = this.registry?.has(event.type) ? this.registry.decode(event) : null;
     let type = event.type;
     let data: Uint8Array;

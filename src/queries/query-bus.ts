@@ -3,7 +3,8 @@
  * models, never the event streams of aggregates).
  */
 import type { z } from 'zod';
-import { UnknownMessageError, ValidationError } from '../core/errors.js';
+import { hasRole } from '../core/access.js';
+import { ForbiddenError, UnknownMessageError, ValidationError } from '../core/errors.js';
 import { zodIssueToValidationError } from '../core/zod-errors.js';
 
 export interface QueryDefinition<Name extends string = string, Params = unknown> {
@@ -18,11 +19,19 @@ export interface QueryDefinition<Name extends string = string, Params = unknown>
    * answer against it. Without it the answer is untyped.
    */
   readonly result?: z.ZodType;
+  /** Roles that may run it (one of them suffices); checked when the caller's roles are known (HTTP). */
+  readonly roles?: readonly string[];
 }
 
 export function defineQuery<Name extends string, Params>(
   name: Name,
-  options: { schema: z.ZodType<Params>; description?: string; projection?: string; result?: z.ZodType },
+  options: {
+    schema: z.ZodType<Params>;
+    description?: string;
+    projection?: string;
+    result?: z.ZodType;
+    roles?: readonly string[];
+  },
 ): QueryDefinition<Name, Params> {
   return {
     name,
@@ -30,12 +39,15 @@ export function defineQuery<Name extends string, Params>(
     description: options.description,
     projection: options.projection,
     ...(options.result ? { result: options.result } : {}),
+    ...(options.roles ? { roles: options.roles } : {}),
   };
 }
 
 export interface QueryContext {
   userId?: string;
   tenantId?: string;
+  /** The caller's roles, when known (HTTP): checked against the query's `roles`. Absent: trusted code. */
+  roles?: readonly string[];
 }
 
 type Handler = (params: unknown, context: QueryContext) => Promise<unknown>;
@@ -63,6 +75,9 @@ export class QueryBus {
   async execute<Result = unknown>(name: string, params: unknown, context: QueryContext = {}): Promise<Result> {
     const entry = this.handlers.get(name);
     if (!entry) throw new UnknownMessageError('query', name, [...this.handlers.keys()]);
+    const required = entry.definition.roles;
+    if (context.roles !== undefined && !hasRole(context.roles, required))
+      throw new ForbiddenError(`query ${name} requires one of the roles ${required!.join(', ')}`);
     const parsed = entry.definition.schema.safeParse(params);
     if (!parsed.success) throw zodIssueToValidationError(parsed.error, name);
     return (await entry.handler(parsed.data, context)) as Result;

@@ -41,6 +41,22 @@ export class HttpError extends Error {
   }
 }
 
+/** 401: no credentials, or credentials that are not valid; answered with a `WWW-Authenticate` challenge. */
+export class UnauthenticatedError extends HttpError {
+  constructor(
+    message: string,
+    /** Credentials were sent but refused (RFC 6750 `error="invalid_token"`). */
+    readonly invalidToken: boolean,
+  ) {
+    super(401, 'unauthenticated', message);
+    this.name = 'UnauthenticatedError';
+  }
+
+  get challenge(): string {
+    return `Bearer realm="fabula"${this.invalidToken ? ', error="invalid_token"' : ''}`;
+  }
+}
+
 export function toHttpError(error: unknown, requestId: string): { status: number; body: ErrorBody; retryAfterSeconds?: number } {
   if (error instanceof HttpError) {
     return {
@@ -192,6 +208,8 @@ function clientErrorCode(error: FastifyError): string {
 export function errorHandler(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const { status, body, retryAfterSeconds } = toHttpError(error, request.id);
   if (retryAfterSeconds) reply.header('retry-after', String(retryAfterSeconds));
+  if (status === 401)
+    reply.header('www-authenticate', error instanceof UnauthenticatedError ? error.challenge : 'Bearer realm="fabula"');
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ code: body.code, status }, body.message);
   return reply.status(status).type('application/json').send(body);

@@ -9,6 +9,11 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { ApiKeys } from './auth/api-keys.js';
+import { Audit } from './auth/audit.js';
+import { authenticationRequired, createAuthentication } from './auth/authenticate.js';
+import { registerRateLimits } from './auth/rate-limits.js';
+import { callerOrNull } from './routes/caller.js';
 import { defaultServerLimits, type ServerContext, type ServerParts } from './context.js';
 import { errorHandler } from './http-errors.js';
 import { Metrics } from './metrics.js';
@@ -24,22 +29,11 @@ import { personalDataRoutes } from './routes/personal-data.js';
 
 export type { Caller, ServerContext, ServerLimits, ServerParts } from './context.js';
 
+/** Without authentication every request is an anonymous caller with every role (development). */
+const anonymous = () => ({ via: { method: 'anonymous' as const } });
+
 export async function buildServer(parts: ServerParts): Promise<{ server: FastifyInstance; context: ServerContext }> {
   const limits = { ...defaultServerLimits, ...parts.limits };
-  const context: ServerContext = {
-    store: parts.store,
-    commands: parts.commands,
-    queries: parts.queries,
-    catalog: parts.catalog,
-    projections: parts.projections,
-    processes: parts.processes,
-    aggregates: parts.aggregates ?? {},
-    authenticate: parts.authenticate ?? (() => ({})),
-    metrics: parts.metrics ?? new Metrics({ projections: parts.projections }),
-    limits,
-    draining: new AbortController(),
-  };
-
   const server = Fastify({
     ...(parts.logger ? { loggerInstance: parts.logger } : { logger: false }),
     bodyLimit: limits.bodyLimit,
@@ -49,6 +43,27 @@ export async function buildServer(parts: ServerParts): Promise<{ server: Fastify
     // Long-lived SSE responses must not hold up shutdown forever.
     forceCloseConnections: true,
   });
+  const authenticate =
+    parts.authenticate ??
+    (authenticationRequired(parts.authentication)
+      ? await createAuthentication(server, parts.authentication!, new ApiKeys(parts.store.sql, parts.store.schema))
+      : anonymous);
+  const context: ServerContext = {
+    store: parts.store,
+    commands: parts.commands,
+    queries: parts.queries,
+    catalog: parts.catalog,
+    projections: parts.projections,
+    processes: parts.processes,
+    aggregates: parts.aggregates ?? {},
+    authenticate,
+    access: parts.access,
+    audit: new Audit(parts.store),
+    metrics: parts.metrics ?? new Metrics({ projections: parts.projections }),
+    limits,
+    draining: new AbortController(),
+  };
+
   server.setValidatorCompiler(validatorCompiler);
   server.setSerializerCompiler(serializerCompiler);
   server.setErrorHandler(errorHandler);
@@ -58,6 +73,8 @@ export async function buildServer(parts: ServerParts): Promise<{ server: Fastify
   server.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+
+  if (parts.rateLimits) await registerRateLimits(server, parts.rateLimits, (request) => callerOrNull(context, request));
 
   await server.register(fastifySwagger, openapiOptions(parts.title ?? 'Fabula'));
   await server.register(fastifySwaggerUi, { routePrefix: '/docs' });

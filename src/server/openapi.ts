@@ -15,6 +15,11 @@ const headers = {
     schema: { type: 'string' },
   },
   RetryAfter: { description: 'Seconds to wait before retrying', schema: { type: 'string' } },
+  WwwAuthenticate: {
+    description:
+      'The challenge (RFC 6750): `Bearer realm="fabula"`, with `error="invalid_token"` when the credential sent was refused',
+    schema: { type: 'string' },
+  },
   IdempotentReplayed: {
     description: '`true`: this Idempotency-Key was handled before and this is its recorded outcome',
     schema: { type: 'string', enum: ['true'] },
@@ -31,7 +36,7 @@ export function openapiOptions(title: string): SwaggerOptions {
         description: [
           'Event-sourced service. Commands change state (POST /commands/{type}); queries read read models; the event log is readable and tailable.',
           'Positions are decimal strings (they may exceed 2^53). Every error is JSON with a stable `code` and a `message` (the `Error` schema).',
-          'Authentication is optional: a server started with tokens asks for `Authorization: Bearer <token>` and answers 401 without one; otherwise requests are anonymous.',
+          'Authentication: a server started with API keys, JWTs or tokens asks for `Authorization: Bearer <credential>` and answers 401 without a valid one; otherwise requests are anonymous. Roles decide what a caller may do (403 `forbidden`); rate limits answer 429 `rate_limited` with Retry-After.',
         ].join(' '),
         license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
       },
@@ -55,7 +60,8 @@ export function openapiOptions(title: string): SwaggerOptions {
           bearer: {
             type: 'http',
             scheme: 'bearer',
-            description: 'Only when the server was started with tokens; without any, leave it out.',
+            description:
+              'An API key (`fabula_…`), a JWT, or a development token; only when the server was started with authentication.',
           },
         },
       },
@@ -79,7 +85,8 @@ function withResponseHeaders<D extends object>(produced: D): D {
         response.headers = {
           ...response.headers,
           'x-request-id': ref('RequestId'),
-          ...(status === '503' ? { 'retry-after': ref('RetryAfter') } : {}),
+          ...(status === '503' || status === '429' ? { 'retry-after': ref('RetryAfter') } : {}),
+          ...(status === '401' ? { 'www-authenticate': ref('WwwAuthenticate') } : {}),
           ...(status === '200' && path.startsWith('/commands/') ? { 'idempotent-replayed': ref('IdempotentReplayed') } : {}),
         };
       }

@@ -191,14 +191,15 @@ export function text(mediaType: string, description: string) {
 
 const errorDescriptions = {
   400: 'The request is malformed or a value is invalid (`validation_failed`, `bad_request`); `field` names the input.',
-  401: 'Authentication is required (`unauthenticated`): send `Authorization: Bearer <token>`. Only servers started with tokens ask for one.',
-  403: 'The caller may not do this (`forbidden`).',
+  401: 'Authentication is required (`unauthenticated`): send `Authorization: Bearer <API key or token>`; a missing, unknown, revoked, expired or forged credential gets this, with a `WWW-Authenticate` challenge. Only servers started with authentication ask for one.',
+  403: "The caller's roles do not allow this (`forbidden`): a command's or query's roles, a policy on the aggregate's state, the stream type's access control, or an admin route.",
   404: 'Not found.',
   409: 'Another writer changed the stream first (`concurrency_conflict`, with `streamId`, `expected` and `actual`): read again and retry.',
   410: 'The stream is deleted (`stream_deleted`) and accepts no more events.',
   413: 'The body is larger than the server accepts (`body_too_large`).',
   415: 'The body is not JSON (`unsupported_media_type`): send it with `content-type: application/json`.',
   422: 'Understood but refused.',
+  429: 'Too many requests from this user or tenant (`rate_limited`): retry after the `Retry-After` delay, in seconds.',
   500: 'An unexpected fault (`internal_error`); the server log has the details under the `x-request-id`.',
   503: 'Unavailable right now (`store_unavailable`, a read model still being built after a deploy: `projection_building`, or the server is shutting down): retry after the `Retry-After` delay.',
 } as const;
@@ -213,8 +214,11 @@ export function errors<S extends ErrorStatus>(statuses: readonly S[], specific: 
   >;
 }
 
-/** What any route that reads the store and knows its caller can answer besides its own errors. */
-export const commonErrors = [401, 500, 503] as const;
+/**
+ * What any route that reads the store and knows its caller can answer besides its own errors: 401
+ * without valid credentials, 403 when its roles do not allow it, 429 over its rate limit.
+ */
+export const commonErrors = [401, 403, 429, 500, 503] as const;
 /** What any POST can answer about its body before the route sees it. */
 export const bodyErrors = [400, 413, 415] as const;
 

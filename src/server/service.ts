@@ -13,6 +13,9 @@ import type { EventStore } from '../store/event-store.js';
 import { openEventStore } from '../store/open.js';
 import type { KeyProvider } from '../store/personal-data/master-keys.js';
 import { startIntegration, type Integration, type NatsSettings } from '../integration/integration.js';
+import type { AccessControl } from '../core/access.js';
+import type { AuthenticationOptions } from './auth/authenticate.js';
+import type { RateLimitOptions } from './auth/rate-limits.js';
 import type { Caller, ServerContext, ServerLimits } from './context.js';
 import { buildServer } from './http-server.js';
 
@@ -26,8 +29,14 @@ export interface ServiceOptions {
   host?: string;
   logger?: FastifyBaseLogger;
   limits?: Partial<ServerLimits>;
-  /** Bearer tokens → callers. Without any, requests are anonymous. */
+  /** Development bearer tokens → callers (shorthand for `authentication.tokens`). */
   tokens?: ReadonlyMap<string, Caller>;
+  /** API keys, JWTs, tokens. Without any, requests are anonymous with every role (development). */
+  authentication?: AuthenticationOptions;
+  /** Stream access control; default the application's `access`. */
+  access?: AccessControl;
+  /** Rate limits per user and tenant; without them, none. */
+  rateLimits?: RateLimitOptions;
   /** Projection daemon settings (tests shorten them). */
   projectionOptions?: Parameters<typeof createProjections>[1];
   /** Process manager settings (tests shorten them). */
@@ -75,7 +84,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     // After setup: the processes send commands on the handlers it registered.
     await processes.start(store);
     const catalog = appCatalog(app);
-    const tokens = options.tokens;
+    const authentication = { ...options.authentication, ...(options.tokens ? { tokens: options.tokens } : {}) };
     const { server, context } = await buildServer({
       store,
       commands,
@@ -87,7 +96,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       logger: options.logger,
       limits: options.limits,
       title: app.name,
-      authenticate: tokens && tokens.size > 0 ? (headers) => bearer(tokens, headers.authorization) : undefined,
+      authentication,
+      access: options.access ?? app.access,
+      ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
     });
     context.metrics.observeProcesses(processes);
     if (options.nats) {
@@ -128,10 +139,4 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     await store.close().catch(() => {});
     throw error;
   }
-}
-
-function bearer(tokens: ReadonlyMap<string, Caller>, header: string | string[] | undefined): Caller | null {
-  const value = Array.isArray(header) ? header[0] : header;
-  const match = value?.match(/^Bearer\s+(\S+)$/i);
-  return match ? (tokens.get(match[1]!) ?? null) : null;
 }

@@ -16,10 +16,11 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
+import { Access, hasRole, type AccessControl } from '../core/access.js';
 import type { Aggregate } from '../core/aggregate.js';
 import { ConcurrencyError, ForbiddenError, IdempotencyError, UnknownMessageError, ValidationError } from '../core/errors.js';
 import type { DomainEvent } from '../core/event-registry.js';
-import { DEFAULT_TENANT, type AppendResult, type EventMetadata } from '../core/events.js';
+import { DEFAULT_TENANT, streamTypeOf, type AppendResult, type EventMetadata } from '../core/events.js';
 import { validateTenantId } from '../core/validation.js';
 import type { EventStore } from '../store/event-store.js';
 import type { AggregateRepository, DeciderRepository } from './repository.js';
@@ -29,13 +30,15 @@ export interface CommandDefinition<Type extends string = string, Data = unknown>
   readonly type: Type;
   readonly schema: z.ZodType<Data>;
   readonly description?: string;
+  /** Roles that may send it (one of them suffices); checked when the caller's roles are known (HTTP). */
+  readonly roles?: readonly string[];
 }
 
 export function defineCommand<Type extends string, Data>(
   type: Type,
-  options: { schema: z.ZodType<Data>; description?: string },
+  options: { schema: z.ZodType<Data>; description?: string; roles?: readonly string[] },
 ): CommandDefinition<Type, Data> {
-  return { type, schema: options.schema, description: options.description };
+  return { type, schema: options.schema, description: options.description, ...(options.roles ? { roles: options.roles } : {}) };
 }
 
 /** A command as deciders receive it. */
@@ -49,6 +52,8 @@ export interface CommandContext {
   correlationId: string;
   userId?: string;
   tenantId?: string;
+  /** The caller's roles, when it is known (HTTP); absent for in-process senders (process managers, tests). */
+  roles?: readonly string[];
 }
 
 export interface ExecuteOptions {
@@ -57,6 +62,13 @@ export interface ExecuteOptions {
   correlationId?: string;
   userId?: string;
   tenantId?: string;
+  /**
+   * The caller's roles. Given, they are checked against the command's `roles` and, with `access`, the
+   * write permission on the command's stream type; absent, the sender is trusted (in-process code).
+   */
+  roles?: readonly string[];
+  /** Stream access control to check the write against (with `roles`). */
+  access?: AccessControl;
   /** More metadata for every event the command writes. */
   metadata?: EventMetadata;
 }
@@ -88,6 +100,11 @@ export interface AggregateHandler<Data, A extends Aggregate<any>> {
   /** Calls the aggregate's methods; they trigger events or throw a DomainError. */
   handle: (aggregate: A, command: Data, context: CommandContext) => void | Promise<void>;
   authorize?: Authorize<Data>;
+  /**
+   * A policy on the loaded aggregate, before `handle`: return false (or throw `ForbiddenError`) to
+   * refuse, e.g. only the account's owner may withdraw. Runs on the state the command is decided on.
+   */
+  authorizeState?: (aggregate: A, command: Data, context: CommandContext) => boolean | void | Promise<boolean | void>;
 }
 
 export interface DeciderHandler<Data, Type extends string> {
@@ -176,6 +193,10 @@ export class CommandBus {
         const attempt = async (fresh: boolean): Promise<Outcome | null> => {
           const { aggregate, cached } = await repository.loadForCommand(id, fresh);
           try {
+            if (handler.authorizeState && (await handler.authorizeState(aggregate, data as Data, context)) === false)
+              throw new ForbiddenError(
+                `${definition.type} is not allowed on ${id}${context.userId ? ` for user ${context.userId}` : ''}`,
+              );
             await handler.handle(aggregate, data as Data, context);
           } catch (error) {
             if (cached) return null;
@@ -289,7 +310,9 @@ export class CommandBus {
       correlationId: checkId(options.correlationId, 'correlationId') ?? randomUUID(),
       ...(options.userId !== undefined ? { userId: options.userId } : {}),
       ...(options.tenantId !== undefined ? { tenantId: options.tenantId } : {}),
+      ...(options.roles !== undefined ? { roles: options.roles } : {}),
     };
+    if (options.roles !== undefined) this.checkRoles(registration, data, options.roles, options.access, context);
     if (registration.authorize) {
       const allowed = await registration.authorize(data, context);
       if (allowed === false)
@@ -315,6 +338,23 @@ export class CommandBus {
     return this.oneAtATime(`${context.tenantId ?? ''}\u0000${streamId}`, () =>
       this.decideWithRetries(type, registration, data, context, metadata, eventId, streamId),
     );
+  }
+
+  /** The caller's roles against the command's `roles` and the write permission on its stream type. */
+  private checkRoles(
+    registration: Registration,
+    data: unknown,
+    roles: readonly string[],
+    access: AccessControl | undefined,
+    context: CommandContext,
+  ) {
+    const { type, roles: required } = registration.definition;
+    const who = context.userId ? ` for user ${context.userId}` : '';
+    if (!hasRole(roles, required)) throw new ForbiddenError(`${type} requires one of the roles ${required!.join(', ')}${who}`);
+    if (access === undefined) return;
+    const streamType = streamTypeOf(registration.streamId(data));
+    if (!new Access(access, roles).may('write', streamType))
+      throw new ForbiddenError(`${type} writes to ${streamType} streams, which your roles may not write${who}`);
   }
 
   /**

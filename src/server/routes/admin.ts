@@ -6,9 +6,10 @@ import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { toJsonValue } from '../json.js';
 import { bodyErrors, commonErrors, errors, json, projectionStatusSchema } from '../schemas.js';
-import { callerOf } from './caller.js';
+import { adminOf, callerOf } from './caller.js';
 
 const projectionErrors = {
+  403: 'An admin route: the caller has no admin role (`forbidden`).',
   400: 'The projection name is invalid (`validation_failed`), or the request body is not acceptable.',
   404: 'No such projection (`projection_not_found`), or this server runs no projections (`not_found`).',
 };
@@ -54,7 +55,7 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        await callerOf(context, request);
+        await adminOf(context, request);
         return { projections: toJsonValue(await projections().status()) as z.output<typeof projectionStatusSchema>[] };
       },
     );
@@ -68,8 +69,9 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
         'Accepted: the build runs in the projection daemon; follow it in GET /projections',
       ),
       async (request, reply) => {
-        await callerOf(context, request);
-        const started = await projections().rebuild(request.params.name);
+        const caller = await adminOf(context, request);
+        const { name } = request.params;
+        const started = await context.audit.run(caller, 'projection.rebuild', name, () => projections().rebuild(name));
         return reply.status(202).send({ projection: request.params.name, ...started });
       },
     );
@@ -83,8 +85,9 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
         'Paused',
       ),
       async (request) => {
-        await callerOf(context, request);
-        await projections().pause(request.params.name);
+        const caller = await adminOf(context, request);
+        const { name } = request.params;
+        await context.audit.run(caller, 'projection.pause', name, () => projections().pause(name));
         return { projection: request.params.name, status: 'paused' as const };
       },
     );
@@ -98,8 +101,9 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
         'Resumed',
       ),
       async (request) => {
-        await callerOf(context, request);
-        await projections().resume(request.params.name);
+        const caller = await adminOf(context, request);
+        const { name } = request.params;
+        await context.audit.run(caller, 'projection.resume', name, () => projections().resume(name));
         return { projection: request.params.name, status: 'resumed' as const };
       },
     );
@@ -113,8 +117,9 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
         'The retry is requested',
       ),
       async (request) => {
-        await callerOf(context, request);
-        const retried = await projections().retryParked(request.params.name);
+        const caller = await adminOf(context, request);
+        const { name } = request.params;
+        const retried = await context.audit.run(caller, 'projection.retry-parked', name, () => projections().retryParked(name));
         return { projection: request.params.name, retried };
       },
     );
@@ -126,7 +131,7 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
           tags: ['catalog'],
           operationId: 'getCatalog',
           summary: 'The event catalog: JSON Schema (default) or Markdown',
-          security: [],
+          description: 'Any authenticated caller may read it: it describes event types, not events.',
           querystring: z.object({ format: z.enum(['json', 'md']).optional() }),
           response: {
             200: {
@@ -136,11 +141,12 @@ export function adminRoutes(context: ServerContext): FastifyPluginAsync {
                 'text/markdown': { schema: z.string() },
               },
             },
-            ...errors([400, 500]),
+            ...errors([400, 401, 429, 500]),
           },
         },
       },
       async (request, reply) => {
+        await callerOf(context, request);
         if (request.query.format === 'md') return reply.type('text/markdown; charset=utf-8').send(context.catalog.toMarkdown());
         return context.catalog.toJSONSchema() as Record<string, unknown>;
       },

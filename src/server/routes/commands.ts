@@ -16,6 +16,7 @@ import { HttpError } from '../http-errors.js';
 import { bodyDigest } from '../json.js';
 import type { CommandOutcome } from '../metrics.js';
 import { bodyErrors, commandResultSchema, commonErrors, errors, json, pascalCase } from '../schemas.js';
+import { rolesOf } from '../auth/caller.js';
 import { callerOf, documentedOnly, header } from './caller.js';
 import { storeFor } from './tenant.js';
 
@@ -40,6 +41,7 @@ const responses = (unknownType: boolean) => ({
     404: unknownType
       ? 'No such command type (`unknown_command`; the message lists the known ones), or something the command needs does not exist (`not_found`).'
       : 'Something the command needs does not exist (`not_found`).',
+    403: "The caller's roles may not send this command, a policy on the aggregate's state refused it, or its roles may not write the command's stream type (`forbidden`).",
     422: 'A business rule refused the command (the code is the rule, e.g. `insufficient_funds`), or the Idempotency-Key was already used for another command or body (`idempotency_key_reused`).',
   }),
 });
@@ -59,6 +61,8 @@ export function commandRoutes(context: ServerContext): FastifyPluginAsync {
           correlationId: header(request, 'x-correlation-id'),
           userId: caller.userId,
           tenantId: caller.tenantId,
+          roles: rolesOf(caller),
+          access: context.access,
           ...(requestHash ? { metadata: { requestHash } } : {}),
         });
         if (result.replayed && requestHash) {

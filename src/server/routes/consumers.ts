@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { ServerContext } from '../context.js';
 import { toJsonValue } from '../json.js';
 import { commonErrors, consumerStatusSchema, errors, json } from '../schemas.js';
-import { callerOf } from './caller.js';
+import { adminOf } from './caller.js';
 
 export function consumerRoutes(context: ServerContext): FastifyPluginAsync {
   return async (plain) => {
@@ -30,7 +30,7 @@ export function consumerRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        await callerOf(context, request);
+        await adminOf(context, request);
         const statuses = (await consumers.status()).filter((s) => !s.name.startsWith('projection:'));
         return { consumers: toJsonValue(statuses) as z.output<typeof consumerStatusSchema>[] };
       },

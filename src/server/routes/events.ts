@@ -6,12 +6,14 @@ import { once } from 'node:events';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ValidationError } from '../../core/errors.js';
+import { ForbiddenError, ValidationError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { eventJson, streamJson, toJsonValue } from '../json.js';
 import { aggregateStateSchema, commonErrors, errors, eventSchema, json, streamSchema, text } from '../schemas.js';
-import { callerOf } from './caller.js';
+import { streamTypeOf } from '../../core/events.js';
+import { mayReadEvent, readableEvents, readableStreams, sqlStreamTypes } from '../auth/readable.js';
+import { accessOf } from './caller.js';
 import { storeFor, tenantOf } from './tenant.js';
 
 const position = z.string().regex(/^\d{1,19}$/, 'must be a global position (digits)');
@@ -54,9 +56,15 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const store = storeFor(context, await callerOf(context, request));
+        const { caller, access } = await accessOf(context, request);
+        const store = storeFor(context, caller);
         const { type, after, limit: max, includeDeleted } = request.query;
-        const streams = await store.listStreams({ type, after, limit: max, includeDeleted: includeDeleted === 'true' });
+        const streams = await readableStreams(store, access, {
+          type,
+          after,
+          limit: max,
+          includeDeleted: includeDeleted === 'true',
+        });
         return { streams: streams.map(streamJson), next: streams.length === max ? streams[streams.length - 1]!.streamId : null };
       },
     );
@@ -77,13 +85,20 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
           }),
           response: {
             200: json(z.object({ stream: streamSchema, events: z.array(eventSchema) }), 'The stream and its events'),
-            ...errors([400, 404, ...commonErrors], { 404: 'No such stream (`stream_not_found`).' }),
+            ...errors([400, 404, ...commonErrors], {
+              403: "The caller's roles may not read streams of this type (`forbidden`), whether or not the stream exists.",
+              404: 'No such stream (`stream_not_found`).',
+            }),
           },
         },
       },
       async (request, reply) => {
-        const store = storeFor(context, await callerOf(context, request));
+        const { caller, access } = await accessOf(context, request);
+        const store = storeFor(context, caller);
         const { id } = request.params;
+        // Refused before the lookup: the answer says nothing about whether the stream exists.
+        if (!access.may('read', streamTypeOf(id)))
+          throw new ForbiddenError(`your roles may not read ${streamTypeOf(id)} streams`);
         const info = await store.streamInfo(id);
         if (!info) return reply.status(404).send({ code: 'stream_not_found', message: `no stream ${JSON.stringify(id)}` });
         const { from, asOf, limit: max, direction } = request.query;
@@ -118,9 +133,15 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const store = storeFor(context, await callerOf(context, request));
+        const { caller, access } = await accessOf(context, request);
+        const store = storeFor(context, caller);
         const { after, types, streamTypes, limit: max } = request.query;
-        const events = await store.readAll({ after: after ? BigInt(after) : 0n, maxCount: max, eventTypes: types, streamTypes });
+        const events = await readableEvents(store, access, {
+          after: after ? BigInt(after) : 0n,
+          maxCount: max,
+          eventTypes: types,
+          streamTypes,
+        });
         return {
           events: events.map(eventJson),
           next: events.length > 0 ? events[events.length - 1]!.globalPosition.toString() : (after ?? '0'),
@@ -151,7 +172,8 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const store = storeFor(context, await callerOf(context, request));
+        const { caller, access } = await accessOf(context, request);
+        const store = storeFor(context, caller);
         if (openStreams >= limits.maxSseConnections) {
           reply.header('retry-after', '5');
           return reply
@@ -160,9 +182,12 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         }
         const lastEventId = request.headers['last-event-id'];
         const resumeFrom = typeof lastEventId === 'string' && /^\d{1,19}$/.test(lastEventId) ? lastEventId : request.query.after;
-        const { types, streamTypes } = request.query;
+        const { types, streamTypes: asked } = request.query;
         // Validate the filters before the stream starts, so a mistake is a 400 and not a broken stream.
-        await store.readAll({ after: 0n, maxCount: 1, eventTypes: types, streamTypes });
+        await store.readAll({ after: 0n, maxCount: 1, eventTypes: types, streamTypes: asked });
+        // Only what the caller may read: by stream type in SQL when it can, else each event below.
+        const streamTypes = sqlStreamTypes(access, asked);
+        const filtered = !access.readsEverything && streamTypes === undefined;
 
         openStreams++;
         const stop = new AbortController();
@@ -180,12 +205,14 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         request.raw.on('close', () => stop.abort());
         const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
         try {
-          for await (const event of store.subscribe({
-            after: resumeFrom ? BigInt(resumeFrom) : 0n,
-            eventTypes: types,
-            streamTypes,
-            signal,
-          })) {
+          // Nothing readable: the stream stays open (keep-alives only) until the client leaves.
+          if (streamTypes?.length === 0) await once(signal, 'abort').catch(() => {});
+          const events =
+            streamTypes?.length === 0
+              ? []
+              : store.subscribe({ after: resumeFrom ? BigInt(resumeFrom) : 0n, eventTypes: types, streamTypes, signal });
+          for await (const event of events) {
+            if (filtered && !mayReadEvent(access, event)) continue;
             // No `event:` field: a named event never reaches an EventSource's onmessage; the type is in data.
             const ok = res.write(`id: ${event.globalPosition}\ndata: ${JSON.stringify(eventJson(event))}\n\n`);
             if (!ok) await once(res, 'drain', { signal }).catch(() => {});
@@ -224,9 +251,11 @@ export function eventRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const caller = await callerOf(context, request);
+        const { caller, access } = await accessOf(context, request);
         const { type, id } = request.params;
         const reader = Object.hasOwn(context.aggregates, type) ? context.aggregates[type] : undefined;
+        // An aggregate of type `account` lives in `account-…` streams: reading it is reading them.
+        if (reader && !access.may('read', type)) throw new ForbiddenError(`your roles may not read ${type} streams`);
         if (!reader) {
           const known = Object.keys(context.aggregates);
           throw new HttpError(

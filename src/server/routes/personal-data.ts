@@ -7,7 +7,7 @@ import { tenantOf } from './tenant.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { bodyErrors, commonErrors, errors, json } from '../schemas.js';
-import { callerOf } from './caller.js';
+import { adminOf } from './caller.js';
 
 const forgetReportSchema = z.object({
   subjectId: z.string(),
@@ -50,18 +50,17 @@ export function personalDataRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const caller = await callerOf(context, request);
+        const caller = await adminOf(context, request);
         if (!context.store.protectsPersonalData)
           throw new HttpError(
             409,
             'personal_data_off',
             'this server was started without personal-data protection (no master key)',
           );
-        return forgetSubject(request.params.subjectId, {
-          store: context.store,
-          projections: context.projections,
-          tenantId: tenantOf(caller),
-        });
+        const { subjectId } = request.params;
+        return context.audit.run(caller, 'personal-data.forget', subjectId, () =>
+          forgetSubject(subjectId, { store: context.store, projections: context.projections, tenantId: tenantOf(caller) }),
+        );
       },
     );
   };

@@ -6,7 +6,7 @@ import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-errors.js';
 import { toJsonValue } from '../json.js';
 import { commonErrors, errors, json, processInstanceSchema, processStatusSchema } from '../schemas.js';
-import { callerOf } from './caller.js';
+import { adminOf } from './caller.js';
 
 export function processRoutes(context: ServerContext): FastifyPluginAsync {
   return async (plain) => {
@@ -29,7 +29,7 @@ export function processRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        await callerOf(context, request);
+        await adminOf(context, request);
         const statuses = (await processes().status()).map(({ consumer, ...rest }) => (consumer ? { ...rest, consumer } : rest));
         return { processes: toJsonValue(statuses) as z.output<typeof processStatusSchema>[] };
       },
@@ -55,7 +55,7 @@ export function processRoutes(context: ServerContext): FastifyPluginAsync {
         },
       },
       async (request) => {
-        await callerOf(context, request);
+        await adminOf(context, request);
         const { name, instanceId } = request.params;
         const instance = await processes().instance(name, instanceId);
         if (!instance) throw new HttpError(404, 'not_found', `process ${name} has no instance ${JSON.stringify(instanceId)}`);

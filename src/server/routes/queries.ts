@@ -4,10 +4,12 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { ValidationError } from '../../core/errors.js';
+import { hasRole } from '../../core/access.js';
+import { ForbiddenError, ValidationError } from '../../core/errors.js';
 import type { ServerContext } from '../context.js';
 import { toJsonValue } from '../json.js';
 import { commonErrors, errors, json, pascalCase, queryResultSchema } from '../schemas.js';
+import { rolesOf } from '../auth/caller.js';
 import { callerOf, documentedOnly } from './caller.js';
 
 const minPosition = z
@@ -19,7 +21,8 @@ const minPosition = z
 
 const responses = (unknownName: boolean, result: z.ZodType = queryResultSchema) => ({
   200: json(result, "The query's result"),
-  ...errors([400, 403, 404, ...commonErrors], {
+  ...errors([400, 404, ...commonErrors], {
+    403: "The caller's roles may not run this query (`forbidden`): the query's `roles`.",
     404: unknownName
       ? 'No such query (`unknown_query`; the message lists the known ones), or nothing matches (`not_found`).'
       : 'Nothing matches (`not_found`).',
@@ -32,8 +35,16 @@ export function queryRoutes(context: ServerContext): FastifyPluginAsync {
     const run = (name: string) => async (request: FastifyRequest) => {
       const caller = await callerOf(context, request);
       const { minPosition, ...params } = (request.query ?? {}) as Record<string, unknown>;
+      // Roles first: a refused caller must not wait on (or learn about) the read model.
+      const required = context.queries.definition(name)?.roles;
+      if (!hasRole(rolesOf(caller), required))
+        throw new ForbiddenError(`query ${name} requires one of the roles ${required!.join(', ')}`);
       if (minPosition !== undefined) await waitForPosition(context, name, minPosition);
-      const result = await context.queries.execute(name, params, caller);
+      const result = await context.queries.execute(name, params, {
+        ...(caller.userId !== undefined ? { userId: caller.userId } : {}),
+        ...(caller.tenantId !== undefined ? { tenantId: caller.tenantId } : {}),
+        roles: rolesOf(caller),
+      });
       return toJsonValue(result);
     };
     for (const definition of context.queries.queries()) {
