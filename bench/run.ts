@@ -48,6 +48,10 @@ const benchmarks: Record<string, { description: string; load: () => Promise<{ de
     description: 'Money transfers/s end to end through the transfer saga vs the same commands sent directly; latency at 50/s',
     load: () => import('./transfers.js'),
   },
+  security: {
+    description: 'Appends and reads in a tenant with row-level security and personal-data encryption vs without, on the filled store',
+    load: () => import('./security.js'),
+  },
   outbox: {
     description: 'NATS publisher (event log as outbox) vs raw js.publish; append → JetStream consumer latency at 500/s',
     load: () => import('./outbox.js'),

@@ -3,7 +3,8 @@
  * tokens, API keys, JWTs), rate limits and Redis. Parsed here, at the edge; the server takes options.
  */
 import { Option, type Command } from 'commander';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis as RedisClient } from 'ioredis';
 import { ValidationError } from '../core/errors.js';
 import type { AuthenticationOptions } from '../server/auth/authenticate.js';
 import type { RateBudget, RateLimit, RateLimitOptions } from '../server/auth/rate-limits.js';
@@ -91,7 +92,7 @@ export function rateLimitsOf(flags: SecurityFlags): RateLimitOptions | undefined
   return {
     ...(commands ? { commands } : {}),
     ...(reads ? { reads } : {}),
-    ...(flags.redisUrl ? { redis: new Redis(flags.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false }) } : {}),
+    ...(flags.redisUrl ? { redis: connectRedis(flags.redisUrl) } : {}),
   };
 }
 
@@ -128,4 +129,10 @@ export function parseTokens(text: string | undefined): Map<string, Caller> {
     });
   }
   return tokens;
+}
+
+/** ioredis, loaded only when a Redis URL is given: every CLI command would otherwise pay for it at start. */
+function connectRedis(url: string): RedisClient {
+  const { Redis } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
 }

@@ -5,8 +5,6 @@
  * `startService`.
  */
 import { Option, type Command } from 'commander';
-import pino from 'pino';
-import { startService } from '../server/service.js';
 import { loadApp, type GlobalOptions } from './context.js';
 import { intOption } from './options.js';
 import { personalDataFor } from './master-key.js';
@@ -37,6 +35,8 @@ export function serveCommand(program: Command, globals: () => GlobalOptions) {
   securityOptions(serve).action(async (options: ServeOptions) => {
     const g = globals();
     const app = await loadApp(g);
+    // Loaded when serving only: the other commands start faster without the server's modules.
+    const [{ default: pino }, { startService }] = await Promise.all([import('pino'), import('../server/service.js')]);
     const logger = pino({ level: options.logLevel });
     const rateLimits = rateLimitsOf(options);
     const personalData = personalDataFor(g, app.registry);

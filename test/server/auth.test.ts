@@ -141,10 +141,14 @@ describe.each(drivers)('authentication (%s)', (driver) => {
       );
       expect(answer.status).toBe(202);
     }
-    const metadata = async (streamId: string) => (await store.readStream(streamId))[0]!.metadata;
-    expect(await metadata('account-k1')).toMatchObject({ userId: 'alice', tenantId: 'ta' });
-    expect(await metadata('account-j1')).toMatchObject({ userId: 'jo', tenantId: 'tj' });
-    expect(await metadata('account-d1')).toMatchObject({ userId: 'dev', tenantId: 'td' });
+    // Each command ran in its caller's tenant: the stream is in that tenant, and only there.
+    const metadata = async (tenant: string, streamId: string) => {
+      expect(await store.streamInfo(streamId)).toBeNull();
+      return (await store.forTenant(tenant).readStream(streamId))[0]!.metadata;
+    };
+    expect(await metadata('ta', 'account-k1')).toMatchObject({ userId: 'alice', tenantId: 'ta' });
+    expect(await metadata('tj', 'account-j1')).toMatchObject({ userId: 'jo', tenantId: 'tj' });
+    expect(await metadata('td', 'account-d1')).toMatchObject({ userId: 'dev', tenantId: 'td' });
   });
 
   it('verifies JWTs with the keys of a JWKS URL (a real HTTP server), refusing unknown keys and forgeries', async () => {

@@ -2,7 +2,8 @@
  * The audit trail: every admin action (projection rebuild, pause, resume, retry of parked events, API
  * key creation and revocation, a personal-data forget) is an `AdminActionRecorded` event in the stream
  * `$audit-<yyyy-mm-dd>` (UTC day of the action): who (user, tenant, roles, and the API key id or JWT
- * subject), when, what, and the outcome. `$audit` is a system stream type: only administrators read it.
+ * subject), when, what, and the outcome, in the actor's tenant. `$audit` is a system stream type: only
+ * administrators read it.
  */
 import type { EventStore } from '../../store/event-store.js';
 import type { Caller } from './caller.js';
@@ -39,7 +40,9 @@ export class Audit {
 
   /** Appends one audit event; resolves once it is recorded. */
   async record(actor: AuditActor, entry: AuditEntry, at = new Date()): Promise<void> {
-    await this.store.append(auditStreamId(at), [
+    // In the actor's tenant (docs/tenancy.md), where its administrators read it; the CLI's in the default one.
+    const store = actor.tenantId !== undefined ? this.store.forTenant(actor.tenantId) : this.store;
+    await store.append(auditStreamId(at), [
       {
         type: AUDIT_EVENT_TYPE,
         data: {
