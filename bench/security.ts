@@ -5,13 +5,14 @@
  * - secured: a tenant's view of the store (`store.forTenant`, so every statement runs under the
  *   restricted role with row-level security forced) opened with personal-data protection (the bank's
  *   `AccountOpened.owner` encrypted under a per-subject key, AES-256-GCM);
+ * - tenant: the same tenant's view without personal-data protection (row-level security alone);
  * - plain: the same store's system view, opened without protection (the owner, row-level security
- *   bypassed), the same events.
+ *   bypassed), the same events: the baseline of both.
  *
  * Workloads at 16 concurrent clients (pool of 16 each side): appends opening a new account (a new stream
  * and a new subject, whose data key is created: the worst case for encryption), appends of a deposit
  * to an account opened before (known subject), and `readStream` of 5-event account streams written
- * before (decrypting the owner). Sides alternate (plain, secured, plain, ...); medians are compared.
+ * before (decrypting the owner). Sides alternate (plain, tenant, secured, plain, ...); medians are compared.
  * Target: secured >= 0.8 of plain (issue 12).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -123,6 +124,7 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
   try {
     const size = await fabulaSize(plainStore);
     const plain = await prepare(plainStore, 'plain', log);
+    const tenant = await prepare(plainStore.forTenant(TENANT), 'tenant', log);
     const secured = await prepare(securedStore.forTenant(TENANT), 'secured', log);
     const args = { warmup: options.warmup, seconds: options.seconds };
     const names: Record<Workload, { name: string; metric: string }> = {
@@ -134,21 +136,29 @@ async function run(ctx: BenchContext): Promise<BenchReport> {
       const { name, metric } = names[workload];
       const outcome = await interleave(
         options.rounds,
-        { plain: () => round(plain, workload, args), secured: () => round(secured, workload, args) },
+        {
+          plain: () => round(plain, workload, args),
+          tenant: () => round(tenant, workload, args),
+          secured: () => round(secured, workload, args),
+        },
         (side, r, figures) => log(`${name} round ${r}/${options.rounds} ${side.padEnd(7)}: ${Math.round(figures.ops_per_s!)}/s`),
       );
-      results.push(
-        compare({
-          name: `${name}: tenant view + row-level security + encryption`,
-          metric,
-          kind: 'throughput',
-          measured: outcome.secured.ops_per_s!,
-          baselineSamples: outcome.plain.ops_per_s!,
-          baseline: BASELINE,
-          target: '>= 0.8',
-          store: size,
-        }),
-      );
+      for (const [side, what] of [
+        ['tenant', 'tenant view + row-level security'],
+        ['secured', 'tenant view + row-level security + encryption'],
+      ] as const)
+        results.push(
+          compare({
+            name: `${name}: ${what}`,
+            metric,
+            kind: 'throughput',
+            measured: outcome[side].ops_per_s!,
+            baselineSamples: outcome.plain.ops_per_s!,
+            baseline: BASELINE,
+            target: '>= 0.8',
+            store: size,
+          }),
+        );
     }
   } finally {
     await resources.close(closeSecured);

@@ -92,6 +92,9 @@ export function statements(schema: string) {
         AND ($4::timestamptz IS NULL OR recorded_at <= $4)
       ORDER BY e.stream_version ${direction} LIMIT $5`,
 
+    /** The same for a tenant's view, in one statement: $1 tenant, $2..$6 as above, $7 descending. */
+    readStreamInTenant: `SELECT ${EVENT_COLUMNS} FROM ${s}.read_stream_in_tenant($1, $2, $3, $4, $5, $6, $7) e`,
+
     /** $1 after position, $2 limit (nullable), then the filters that are present, the tenant last. */
     readAll: (filters: { eventTypes: boolean; streamTypes: boolean; tenant: boolean }) => {
       const where = ['e.global_position > $1'];
