@@ -131,6 +131,16 @@ describe.each(drivers)('upgrade from release 0.1.0 (%s)', (driver) => {
       ['orders-for-display', 2, 'active'],
     ]);
 
+    // Migration 011 keyed the documents table of the release's instances by tenant too.
+    const [parkingSchema] = await sql.query<{ schema_name: string }>(
+      `SELECT schema_name FROM "${schema}".projections WHERE name = 'upgrade-parking'`,
+    );
+    const key = await sql.query<{ key: string }>(
+      `SELECT pg_get_constraintdef(oid) AS key FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'`,
+      [`"${parkingSchema!.schema_name}".documents`],
+    );
+    expect(key.map((k) => k.key)).toEqual(['PRIMARY KEY (tenant_id, collection, id)']);
+
     // The rebuilt rows are the release's, in the default tenant, plus the new deposit.
     const newAccounts = await sql.query<Record<string, unknown>>(
       `SELECT * FROM ${await projections.table('account-balances', 'accounts')} ORDER BY account_id`,
