@@ -52,7 +52,12 @@ export interface Loan {
 }
 
 /** A member's loans in `tenantId` (a query handler's `context.tenantId`). */
-export async function loansOfMember(projections: Projections, sql: SqlExecutor, tenantId: string, memberId: string): Promise<Loan[]> {
+export async function loansOfMember(
+  projections: Projections,
+  sql: SqlExecutor,
+  tenantId: string,
+  memberId: string,
+): Promise<Loan[]> {
   const table = await projections.table('loans', 'loans'); // per query: a new version moves it
   return sql.query<Loan>(
     `SELECT book_id AS "bookId", due_at AS "dueAt" FROM ${table} WHERE tenant_id = $1 AND member_id = $2 ORDER BY due_at`,

@@ -62,15 +62,14 @@ export const transfers = defineProjection<TransferEventData>({
       );
       return;
     }
-    const status = { TransferCompleted: 'completed', TransferRejected: 'rejected', TransferCompensated: 'compensated' }[event.type];
+    const status = { TransferCompleted: 'completed', TransferRejected: 'rejected', TransferCompensated: 'compensated' }[
+      event.type
+    ];
     const reason = 'reason' in event.data ? event.data.reason : null;
-    await ctx.sql.query(`UPDATE ${table} SET status = $3, reason = $4, updated_at = $5 WHERE tenant_id = $1 AND transfer_id = $2`, [
-      event.tenantId,
-      event.data.transferId,
-      status,
-      reason,
-      event.recordedAt,
-    ]);
+    await ctx.sql.query(
+      `UPDATE ${table} SET status = $3, reason = $4, updated_at = $5 WHERE tenant_id = $1 AND transfer_id = $2`,
+      [event.tenantId, event.data.transferId, status, reason, event.recordedAt],
+    );
   },
 });
 

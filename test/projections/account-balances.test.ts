@@ -53,7 +53,11 @@ describe.each(drivers)('read model account-balances (%s)', (driver) => {
       { type: 'AccountOpened', data: { accountId: 'a2', owner: 'Ada', currency: 'USD' }, schemaVersion: 1 },
     ]);
     expect(
-      (await listAccountBalances(projections, store.sql, DEFAULT_TENANT, 'Ada')).map((a) => [a.accountId, a.currency, a.overdraftLimit]),
+      (await listAccountBalances(projections, store.sql, DEFAULT_TENANT, 'Ada')).map((a) => [
+        a.accountId,
+        a.currency,
+        a.overdraftLimit,
+      ]),
     ).toEqual([
       ['a1', 'EUR', 5_000],
       ['a2', 'USD', 0],

@@ -91,7 +91,7 @@ describe.each(drivers)('async projections (%s)', (driver) => {
   });
 
   it.each(['async', 'inline'] as const)(
-    "keeps ctx.documents per tenant (%s): the same id in two tenants is two documents, each read in its tenant",
+    'keeps ctx.documents per tenant (%s): the same id in two tenants is two documents, each read in its tenant',
     async (mode) => {
       const owners = defineProjection<{ Opened: { owner: string }; Renamed: { owner: string } }>({
         name: `tenant-owners-${mode}`,

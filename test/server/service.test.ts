@@ -179,8 +179,12 @@ describe.each(drivers)('reference service (%s)', (driver) => {
       ['orders-for-display', 2],
       ['fragile', 1],
     ] as const) {
-      expect(first).toMatch(new RegExp(`fabula_projection_lag_events\\{projection="${name}",version="${version}",phase="active"\\} \\d`));
-      expect(first).toMatch(new RegExp(`fabula_projection_lag_seconds\\{projection="${name}",version="${version}",phase="active"\\} \\d`));
+      expect(first).toMatch(
+        new RegExp(`fabula_projection_lag_events\\{projection="${name}",version="${version}",phase="active"\\} \\d`),
+      );
+      expect(first).toMatch(
+        new RegExp(`fabula_projection_lag_seconds\\{projection="${name}",version="${version}",phase="active"\\} \\d`),
+      );
       expect(first).toMatch(new RegExp(`fabula_projection_parked_events\\{projection="${name}"\\} 0`));
     }
     expect((await call(url, 'GET', '/health/ready')).status).toBe(200);

@@ -99,7 +99,11 @@ describe.each(drivers)('tenant-scoped read models over HTTP (%s)', (driver) => {
 
     // A caller without a tenant works in the default tenant: its own acc-1, a third account.
     await command('none', 'OpenAccount', { accountId: 'acc-1', owner: 'Dee', currency: 'GBP' });
-    expect((await query('none', 'account-balances?accountId=acc-1')).json).toMatchObject({ owner: 'Dee', balance: 0, version: 1 });
+    expect((await query('none', 'account-balances?accountId=acc-1')).json).toMatchObject({
+      owner: 'Dee',
+      balance: 0,
+      version: 1,
+    });
     expect(items(await query('none', 'account-balances'), 'owner')).toEqual(['Dee']);
     expect(items(await query('a', 'account-balances'), 'owner')).toEqual(['Ada', 'Ada']);
     expect(items(await query('b', 'account-balances'), 'owner')).toEqual(['Bea']);
