@@ -103,7 +103,7 @@ describe.each(drivers)('upgrade from release 0.1.0 (%s)', (driver) => {
     expect(building['orders-for-display']).toMatchObject({ version: 2, build: 0, phase: 'building' });
     await waitUntil(
       async () => (await projections.status()).every((s) => s.phase === 'active' && s.checkpoint === 171n && s.version <= 2),
-      20_000,
+      45_000,
       'the new versions active at 171',
     );
     const status = Object.fromEntries((await projections.status()).map((s) => [s.name, s]));
