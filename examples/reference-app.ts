@@ -106,35 +106,37 @@ export default defineApp({
     const orders = registerOrders({ store, bus: commands, registry, snapshots: { whenReplayExceeds: 200 } });
     registerTransfers({ store, bus: commands, registry });
 
-    queries.register(AccountBalancesQuery, async ({ accountId, owner, after, limit }) => {
+    // Every query answers from the caller's tenant only (`tenantId`: the default tenant for a caller
+    // without one): another tenant's account, order or transfer is "not found", as one that does not exist.
+    queries.register(AccountBalancesQuery, async ({ accountId, owner, after, limit }, { tenantId }) => {
       if (accountId !== undefined) {
-        const account = await readAccountBalance(projections, store.sql, accountId);
+        const account = await readAccountBalance(projections, store.sql, tenantId, accountId);
         if (!account) throw new NotFoundError(`no account ${JSON.stringify(accountId)}`);
         return account;
       }
       const items =
         owner !== undefined
-          ? await listAccountBalances(projections, store.sql, owner)
-          : await pageAccountBalances(projections, store.sql, { after, limit });
+          ? await listAccountBalances(projections, store.sql, tenantId, owner)
+          : await pageAccountBalances(projections, store.sql, tenantId, { after, limit });
       return { items, next: owner === undefined && items.length === (limit ?? 100) ? items[items.length - 1]!.accountId : null };
     });
-    queries.register(OrdersForDisplayQuery, async ({ orderId, customerId, limit }) => {
+    queries.register(OrdersForDisplayQuery, async ({ orderId, customerId, limit }, { tenantId }) => {
       if (orderId !== undefined) {
-        const order = await readOrderForDisplay(projections, store.sql, orderId);
+        const order = await readOrderForDisplay(projections, store.sql, tenantId, orderId);
         if (!order)
           throw new NotFoundError(`no order ${JSON.stringify(orderId)} (yet: pass minPosition to wait for your own write)`);
         return order;
       }
-      return { items: await listOrdersForCustomer(projections, store.sql, customerId!, { limit }) };
+      return { items: await listOrdersForCustomer(projections, store.sql, tenantId, customerId!, { limit }) };
     });
 
-    queries.register(TransfersQuery, async ({ transferId, accountId, limit }) => {
+    queries.register(TransfersQuery, async ({ transferId, accountId, limit }, { tenantId }) => {
       if (transferId !== undefined) {
-        const transfer = await readTransfer(projections, store.sql, transferId);
+        const transfer = await readTransfer(projections, store.sql, tenantId, transferId);
         if (!transfer) throw new NotFoundError(`no transfer ${JSON.stringify(transferId)}`);
         return transfer;
       }
-      return { items: await listTransfers(projections, store.sql, accountId!, limit) };
+      return { items: await listTransfers(projections, store.sql, tenantId, accountId!, limit) };
     });
 
     return { aggregates: { account: bank.readState, order: orders.readState } };

@@ -24,7 +24,8 @@ export default defineApp({
       })
       .registerAggregate(ReturnBook, { repository: books, id: (c) => c.bookId, handle: (book) => book.giveBack() })
       .registerDecider([JoinLibrary, SuspendMember], { repository: members, streamId: (c) => `member-${c.memberId}` });
-    queries.register(LoansOfMember, ({ memberId }) => loansOfMember(projections, store.sql, memberId));
+    // The query's tenant: a member's loans in another tenant are not theirs to see.
+    queries.register(LoansOfMember, ({ memberId }, { tenantId }) => loansOfMember(projections, store.sql, tenantId, memberId));
     return {
       // For GET /aggregates/{type}/{id} and `fabula state <type> <id>`, now or as of a time.
       aggregates: {

@@ -3,6 +3,9 @@
  * count, status, when it was placed, shipped or cancelled). Async: the projection daemon keeps it, a few
  * milliseconds behind the appends; use `projections.waitFor('orders-for-display', position)` to read
  * your own writes.
+ *
+ * Tenant-scoped (docs/tenancy.md): rows are keyed by (tenant_id, order_id) and written in the event's
+ * tenant; every read takes the tenant it reads for. Version 2: version 1 was keyed by order id alone.
  */
 import { defineProjection, type Projections, type SqlExecutor } from '../../src/index.js';
 
@@ -42,14 +45,15 @@ export interface OrderForDisplay {
 
 export const ordersForDisplay = defineProjection<OrderEventData>({
   name: 'orders-for-display',
-  version: 1,
+  version: 2,
   mode: 'async',
   description: 'One row per order for list screens: customer, total, item count, status and its times.',
   handles: ['OrderPlaced', 'ItemAdded', 'ItemRemoved', 'OrderShipped', 'OrderCancelled'],
   async setup(ctx) {
     await ctx.sql.exec(`
       CREATE TABLE ${ctx.table('orders')} (
-        order_id        text PRIMARY KEY,
+        tenant_id       text NOT NULL,
+        order_id        text NOT NULL,
         customer_id     text NOT NULL,
         total_cents     bigint NOT NULL,
         item_count      int NOT NULL,
@@ -61,19 +65,21 @@ export const ordersForDisplay = defineProjection<OrderEventData>({
         carrier         text,
         tracking_number text,
         cancel_reason   text,
-        version         int NOT NULL
+        version         int NOT NULL,
+        PRIMARY KEY (tenant_id, order_id)
       );
-      CREATE INDEX orders_by_customer ON ${ctx.table('orders')} (customer_id, placed_at DESC, order_id);`);
+      CREATE INDEX orders_by_customer ON ${ctx.table('orders')} (tenant_id, customer_id, placed_at DESC, order_id);`);
   },
   async apply(event, ctx) {
     const orders = ctx.table('orders');
-    const key = [event.data.orderId, event.streamVersion] as const;
+    // $1 tenant, $2 order, $3 version: every statement stays within the event's tenant.
+    const key = [event.tenantId, event.data.orderId, event.streamVersion] as const;
     let updated: unknown[];
     switch (event.type) {
       case 'OrderPlaced':
         await ctx.sql.query(
-          `INSERT INTO ${orders} (order_id, version, customer_id, total_cents, item_count, items, status, placed_at)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'placed', $7)`,
+          `INSERT INTO ${orders} (tenant_id, order_id, version, customer_id, total_cents, item_count, items, status, placed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, 'placed', $8)`,
           [
             ...key,
             event.data.customerId,
@@ -86,35 +92,36 @@ export const ordersForDisplay = defineProjection<OrderEventData>({
         return;
       case 'ItemAdded':
         updated = await ctx.sql.query(
-          `UPDATE ${orders} SET items = items || jsonb_build_array($3::jsonb), item_count = item_count + 1,
-             total_cents = total_cents + $4, version = $2
-           WHERE order_id = $1 RETURNING 1`,
+          `UPDATE ${orders} SET items = items || jsonb_build_array($4::jsonb), item_count = item_count + 1,
+             total_cents = total_cents + $5, version = $3
+           WHERE tenant_id = $1 AND order_id = $2 RETURNING 1`,
           [...key, JSON.stringify(event.data.item), event.data.item.quantity * event.data.item.priceCents],
         );
         break;
       case 'ItemRemoved':
         // Every line of the sku goes; the total drops by what those lines cost.
         updated = await ctx.sql.query(
-          `UPDATE ${orders} o SET items = r.kept, item_count = r.kept_count, total_cents = o.total_cents - r.removed, version = $2
-           FROM (SELECT coalesce(jsonb_agg(x) FILTER (WHERE x->>'sku' <> $3), '[]'::jsonb) AS kept,
-                        count(*) FILTER (WHERE x->>'sku' <> $3) AS kept_count,
-                        coalesce(sum((x->>'quantity')::bigint * (x->>'priceCents')::bigint) FILTER (WHERE x->>'sku' = $3), 0) AS removed
-                 FROM ${orders} i CROSS JOIN LATERAL jsonb_array_elements(i.items) AS x WHERE i.order_id = $1) r
-           WHERE o.order_id = $1 RETURNING 1`,
+          `UPDATE ${orders} o SET items = r.kept, item_count = r.kept_count, total_cents = o.total_cents - r.removed, version = $3
+           FROM (SELECT coalesce(jsonb_agg(x) FILTER (WHERE x->>'sku' <> $4), '[]'::jsonb) AS kept,
+                        count(*) FILTER (WHERE x->>'sku' <> $4) AS kept_count,
+                        coalesce(sum((x->>'quantity')::bigint * (x->>'priceCents')::bigint) FILTER (WHERE x->>'sku' = $4), 0) AS removed
+                 FROM ${orders} i CROSS JOIN LATERAL jsonb_array_elements(i.items) AS x
+                 WHERE i.tenant_id = $1 AND i.order_id = $2) r
+           WHERE o.tenant_id = $1 AND o.order_id = $2 RETURNING 1`,
           [...key, event.data.sku],
         );
         break;
       case 'OrderShipped':
         updated = await ctx.sql.query(
-          `UPDATE ${orders} SET status = 'shipped', shipped_at = $3, carrier = $4, tracking_number = $5, version = $2
-           WHERE order_id = $1 RETURNING 1`,
+          `UPDATE ${orders} SET status = 'shipped', shipped_at = $4, carrier = $5, tracking_number = $6, version = $3
+           WHERE tenant_id = $1 AND order_id = $2 RETURNING 1`,
           [...key, event.recordedAt, event.data.carrier ?? null, event.data.trackingNumber ?? null],
         );
         break;
       default:
         updated = await ctx.sql.query(
-          `UPDATE ${orders} SET status = 'cancelled', cancelled_at = $3, cancel_reason = $4, version = $2
-           WHERE order_id = $1 RETURNING 1`,
+          `UPDATE ${orders} SET status = 'cancelled', cancelled_at = $4, cancel_reason = $5, version = $3
+           WHERE tenant_id = $1 AND order_id = $2 RETURNING 1`,
           [...key, event.recordedAt, (event.data as OrderEventData['OrderCancelled']).reason],
         );
     }
@@ -159,27 +166,34 @@ function toOrder(row: OrderRow): OrderForDisplay {
   };
 }
 
+/** One order of `tenantId`, or null (also when only another tenant has the id). */
 export async function readOrderForDisplay(
   projections: Projections,
   sql: SqlExecutor,
+  tenantId: string,
   orderId: string,
 ): Promise<OrderForDisplay | null> {
   const table = await projections.table('orders-for-display', 'orders');
-  const rows = await sql.query<OrderRow>(`SELECT ${COLUMNS} FROM ${table} WHERE order_id = $1`, [orderId]);
+  const rows = await sql.query<OrderRow>(`SELECT ${COLUMNS} FROM ${table} WHERE tenant_id = $1 AND order_id = $2`, [
+    tenantId,
+    orderId,
+  ]);
   return rows[0] ? toOrder(rows[0]) : null;
 }
 
-/** A customer's orders, newest first. */
+/** A customer's orders in `tenantId`, newest first. */
 export async function listOrdersForCustomer(
   projections: Projections,
   sql: SqlExecutor,
+  tenantId: string,
   customerId: string,
   options: { limit?: number } = {},
 ): Promise<OrderForDisplay[]> {
   const table = await projections.table('orders-for-display', 'orders');
   const rows = await sql.query<OrderRow>(
-    `SELECT ${COLUMNS} FROM ${table} o WHERE o.customer_id = $1 ORDER BY o.placed_at DESC, o.order_id LIMIT $2`,
-    [customerId, options.limit ?? 50],
+    `SELECT ${COLUMNS} FROM ${table} o WHERE o.tenant_id = $1 AND o.customer_id = $2
+     ORDER BY o.placed_at DESC, o.order_id LIMIT $3`,
+    [tenantId, customerId, options.limit ?? 50],
   );
   return rows.map(toOrder);
 }

@@ -2,6 +2,7 @@
  * The context a projection's `setup` and `apply` run with, and the one-time set-up of an instance
  * (its schema, its documents table, then the projection's own `setup`).
  */
+import type { RecordedEvent } from '../core/events.js';
 import type { SqlExecutor } from '../store/sql-client.js';
 import type { ProjectionContext, ProjectionDefinition, SetupContext } from './define.js';
 import { documents } from './documents.js';
@@ -19,8 +20,21 @@ export function setupContext(tx: SqlExecutor, row: InstanceNaming): SetupContext
   };
 }
 
-export function projectionContext(tx: SqlExecutor, row: InstanceNaming): ProjectionContext {
-  return { ...setupContext(tx, row), documents: (collection) => documents(tx, row.schema_name, collection) };
+/**
+ * The contexts of one transaction: `apply` gets the one of its event's tenant, so `ctx.documents` are
+ * that tenant's documents. One context per tenant, made when first needed.
+ */
+export function projectionContexts(tx: SqlExecutor, row: InstanceNaming): (event: RecordedEvent) => ProjectionContext {
+  const setup = setupContext(tx, row);
+  const byTenant = new Map<string, ProjectionContext>();
+  return ({ tenantId }) => {
+    let ctx = byTenant.get(tenantId);
+    if (!ctx) {
+      ctx = { ...setup, documents: (collection) => documents(tx, row.schema_name, tenantId, collection) };
+      byTenant.set(tenantId, ctx);
+    }
+    return ctx;
+  };
 }
 
 /**

@@ -35,7 +35,11 @@ export interface SetupContext {
 
 /** What `apply` gets: the setup context plus JSON documents kept by id. */
 export interface ProjectionContext extends SetupContext {
-  /** JSONB documents of one collection, keyed by id: the common case without writing SQL. */
+  /**
+   * JSONB documents of one collection, keyed by id: the common case without writing SQL. They are the
+   * documents of the applied event's tenant (`event.tenantId`): two tenants' same id are two documents.
+   * Read them from outside with `projections.documents(name, collection, { tenantId })`.
+   */
   documents<T = unknown>(collection: string): Documents<T>;
 }
 

@@ -1,6 +1,8 @@
 /**
  * JSONB documents kept by id, in collections: a read model without writing SQL. Each projection instance
- * has its own `documents` table (in its own schema), so versions never share documents.
+ * has its own `documents` table (in its own schema), so versions never share documents. Documents are
+ * per tenant (docs/tenancy.md): inside `apply`, those of the event's tenant; from outside, those of the
+ * tenant asked for (the default tenant unless told).
  */
 import { ValidationError } from '../core/errors.js';
 import { assertJson } from '../core/validation.js';
@@ -34,33 +36,43 @@ export function validateDocumentKey(value: unknown, field: string): string {
   return value;
 }
 
-export function documents<T>(sql: SqlExecutor, schemaName: string, collection: string): Documents<T> {
+/** A collection's documents of `tenantId`, inside a projection's transaction. */
+export function documents<T>(sql: SqlExecutor, schemaName: string, tenantId: string, collection: string): Documents<T> {
   validateDocumentKey(collection, 'collection');
   const statements = documentSql(schemaName);
   return {
     async get(id) {
-      const rows = await sql.query<{ data: T }>(statements.get, [collection, validateDocumentKey(id, 'id')]);
+      const rows = await sql.query<{ data: T }>(statements.get, [tenantId, collection, validateDocumentKey(id, 'id')]);
       return rows[0]?.data ?? null;
     },
     async upsert(id, document) {
       validateDocumentKey(id, 'id');
       assertJson(document, 'document');
-      await sql.query(statements.upsert, [collection, id, JSON.stringify(document)]);
+      await sql.query(statements.upsert, [tenantId, collection, id, JSON.stringify(document)]);
     },
     async delete(id) {
-      const rows = await sql.query(statements.delete, [collection, validateDocumentKey(id, 'id')]);
+      const rows = await sql.query(statements.delete, [tenantId, collection, validateDocumentKey(id, 'id')]);
       return rows.length > 0;
     },
   };
 }
 
-/** Read access where the instance's schema is looked up for every call (it changes on a rebuild). */
-export function readDocuments<T>(sql: SqlExecutor, schemaName: () => Promise<string>, collection: string): ReadDocuments<T> {
+/**
+ * Read access to a collection's documents of `tenantId`, where the instance's schema is looked up for
+ * every call (it changes on a rebuild).
+ */
+export function readDocuments<T>(
+  sql: SqlExecutor,
+  schemaName: () => Promise<string>,
+  tenantId: string,
+  collection: string,
+): ReadDocuments<T> {
   validateDocumentKey(collection, 'collection');
+  validateDocumentKey(tenantId, 'tenantId');
   return {
     async get(id) {
       validateDocumentKey(id, 'id');
-      const rows = await sql.query<{ data: T }>(documentSql(await schemaName()).get, [collection, id]);
+      const rows = await sql.query<{ data: T }>(documentSql(await schemaName()).get, [tenantId, collection, id]);
       return rows[0]?.data ?? null;
     },
     async list(options = {}) {
@@ -68,7 +80,7 @@ export function readDocuments<T>(sql: SqlExecutor, schemaName: () => Promise<str
       const limit = options.limit ?? 100;
       if (!Number.isSafeInteger(limit) || limit < 1)
         throw new ValidationError('limit', `${String(limit)} is not valid: use an integer >= 1`);
-      return sql.query<{ id: string; data: T }>(documentSql(await schemaName()).list, [collection, after, limit]);
+      return sql.query<{ id: string; data: T }>(documentSql(await schemaName()).list, [tenantId, collection, after, limit]);
     },
   };
 }

@@ -11,7 +11,7 @@
 import { ProjectionFailedError } from '../core/errors.js';
 import type { RecordedEvent } from '../core/events.js';
 import type { StoreInlineHandler } from '../store/event-store.js';
-import { ensureSetUp, projectionContext } from './context.js';
+import { ensureSetUp, projectionContexts } from './context.js';
 import type { ProjectionDefinition } from './define.js';
 import { describeError, parkedJson } from '../processing/failures.js';
 import { consumerSql } from '../processing/sql.js';
@@ -67,7 +67,7 @@ export function inlineHandler(
             ).map((r) => r.stream_id),
           )
         : null;
-      const ctx = projectionContext(tx, row);
+      const contextOf = projectionContexts(tx, row);
       const behind: RecordedEvent[] = [];
       for (const event of mine) {
         if (parked?.has(event.streamId)) {
@@ -75,7 +75,7 @@ export function inlineHandler(
           continue;
         }
         try {
-          await definition.apply(upcast.get(definition)!(event), ctx);
+          await definition.apply(upcast.get(definition)!(event), contextOf(event));
         } catch (error) {
           throw new ProjectionFailedError(
             {

@@ -8,8 +8,9 @@
 import type { ConsumerDefinition } from '../processing/consumer.js';
 import type { ConsumerDaemon } from '../processing/daemon.js';
 import type { ConsumerEvent, ConsumerRunner, RunnerHooks } from '../processing/runner.js';
+import type { RecordedEvent } from '../core/events.js';
 import type { SqlExecutor } from '../store/sql-client.js';
-import { ensureSetUp, projectionContext } from './context.js';
+import { ensureSetUp, projectionContexts } from './context.js';
 import type { CurrentEvents } from './current-events.js';
 import type { ProjectionContext, ProjectionDefinition } from './define.js';
 import type { InstanceRow, ProjectionSql } from './sql.js';
@@ -51,12 +52,12 @@ export function runInstance(
   let phase = row.phase;
   let lastHousekeeping = 0;
   const store = daemon.store;
-  // One context per batch transaction, not one per event.
-  const contexts = new WeakMap<SqlExecutor, ProjectionContext>();
-  const contextFor = (tx: SqlExecutor) => {
-    let ctx = contexts.get(tx);
-    if (!ctx) contexts.set(tx, (ctx = projectionContext(tx, row)));
-    return ctx;
+  // Contexts per batch transaction (one per tenant in it), not one per event.
+  const contexts = new WeakMap<SqlExecutor, (event: RecordedEvent) => ProjectionContext>();
+  const contextFor = (tx: SqlExecutor, event: RecordedEvent) => {
+    let contextOf = contexts.get(tx);
+    if (!contextOf) contexts.set(tx, (contextOf = projectionContexts(tx, row)));
+    return contextOf(event);
   };
 
   const consumer: ConsumerDefinition = {
@@ -67,7 +68,7 @@ export function runInstance(
     onFailure: definition.onFailure,
     retry: definition.retry,
     // Upcasting inside the handler: an event that cannot be upcast fails like one that cannot be applied.
-    handle: (event, tx) => definition.apply(current(event), contextFor(tx)),
+    handle: (event, tx) => definition.apply(current(event), contextFor(tx, event)),
   };
 
   const hooks: RunnerHooks = {

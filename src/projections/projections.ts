@@ -31,6 +31,7 @@ import { readDocuments, type ReadDocuments } from './documents.js';
 import { inlineHandler } from './inline.js';
 import { currentEvents, type CurrentEvents } from './current-events.js';
 import type { EventRegistry } from '../core/event-registry.js';
+import { DEFAULT_TENANT } from '../core/events.js';
 import { instanceSchemaName, qualifiedTable } from './naming.js';
 import { createRebuild, register } from './registry.js';
 import { runInstance, type InstanceRef, type RunnerEvent } from './instance.js';
@@ -394,11 +395,14 @@ export class Projections extends EventEmitter<ProjectionEvents> {
     return qualifiedTable(await this.activeSchema(projection), table);
   }
 
-  /** Read access to a documents collection of the projection's active version. */
-  documents<T = unknown>(projection: string, collection: string): ReadDocuments<T> {
+  /**
+   * Read access to a documents collection of the projection's active version: the documents of
+   * `tenantId` (default: the default tenant). In a query handler, pass the query's `context.tenantId`.
+   */
+  documents<T = unknown>(projection: string, collection: string, options: { tenantId?: string } = {}): ReadDocuments<T> {
     const { store } = this.attached();
     validateProjectionName(projection, 'projection');
-    return readDocuments<T>(store.sql, () => this.activeSchema(projection), collection);
+    return readDocuments<T>(store.sql, () => this.activeSchema(projection), options.tenantId ?? DEFAULT_TENANT, collection);
   }
 
   /** Removes a projection entirely: every version's tables, checkpoints and parked events. */

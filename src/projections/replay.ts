@@ -8,7 +8,7 @@ import type { RecordedEvent } from '../core/events.js';
 import type { EventStore } from '../store/event-store.js';
 import { validIdentifier } from '../store/sql-client.js';
 import { statements, toRecordedEvent, type EventRow } from '../store/statements.js';
-import { projectionContext, setupContext } from './context.js';
+import { projectionContexts, setupContext } from './context.js';
 import type { ProjectionDefinition } from './define.js';
 import { quoted } from './naming.js';
 import type { EventRegistry } from '../core/event-registry.js';
@@ -52,7 +52,7 @@ export async function replayDryRun(
     await store.sql.transaction(async (tx) => {
       await tx.exec(`CREATE SCHEMA ${quoted(scratch)}`);
       if (definition.setup) await definition.setup(setupContext(tx, instance));
-      const context = projectionContext(tx, instance);
+      const contextOf = projectionContexts(tx, instance);
       const readPage = statements(store.schema).readAll({ eventTypes: false, streamTypes: false, tenant: false });
       let after = options.from;
       while (after < to) {
@@ -68,7 +68,7 @@ export async function replayDryRun(
           }
           await tx.exec('SAVEPOINT replay_event');
           try {
-            await definition.apply(current(event) as never, context);
+            await definition.apply(current(event) as never, contextOf(event));
             await tx.exec('RELEASE SAVEPOINT replay_event');
             report.applied++;
             options.onEvent?.(event, { ok: true });

@@ -59,11 +59,12 @@ export function projectionSql(schema: string) {
     claimSetup: `UPDATE ${projections} SET set_up_at = clock_timestamp() WHERE id = $1 AND set_up_at IS NULL RETURNING id`,
     createInstanceSchema: (schemaName: string) => `CREATE SCHEMA IF NOT EXISTS ${quoted(schemaName)};
       CREATE TABLE IF NOT EXISTS ${quoted(schemaName)}.documents (
+        tenant_id  text NOT NULL,
         collection text NOT NULL,
         id         text NOT NULL,
         data       jsonb NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-        PRIMARY KEY (collection, id)
+        PRIMARY KEY (tenant_id, collection, id)
       );`,
     dropInstanceSchema: (schemaName: string) => `DROP SCHEMA IF EXISTS ${quoted(schemaName)} CASCADE`,
     phaseOf: `SELECT phase FROM ${projections} WHERE id = $1`,
@@ -109,15 +110,16 @@ export function projectionSql(schema: string) {
 
 export type ProjectionSql = ReturnType<typeof projectionSql>;
 
-/** The documents helper's statements, for one instance schema. */
+/** The documents helper's statements, for one instance schema: $1 is always the tenant, $2 the collection. */
 export function documentSql(schemaName: string) {
   const table = `${quoted(schemaName)}.documents`;
   return {
-    get: `SELECT data FROM ${table} WHERE collection = $1 AND id = $2`,
-    upsert: `INSERT INTO ${table} (collection, id, data) VALUES ($1, $2, $3::jsonb)
-      ON CONFLICT (collection, id) DO UPDATE SET data = excluded.data, updated_at = clock_timestamp()`,
-    delete: `DELETE FROM ${table} WHERE collection = $1 AND id = $2 RETURNING id`,
-    /** $2 after id (nullable), $3 limit. */
-    list: `SELECT id, data FROM ${table} WHERE collection = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
+    get: `SELECT data FROM ${table} WHERE tenant_id = $1 AND collection = $2 AND id = $3`,
+    upsert: `INSERT INTO ${table} (tenant_id, collection, id, data) VALUES ($1, $2, $3, $4::jsonb)
+      ON CONFLICT (tenant_id, collection, id) DO UPDATE SET data = excluded.data, updated_at = clock_timestamp()`,
+    delete: `DELETE FROM ${table} WHERE tenant_id = $1 AND collection = $2 AND id = $3 RETURNING id`,
+    /** $3 after id (nullable), $4 limit. */
+    list: `SELECT id, data FROM ${table} WHERE tenant_id = $1 AND collection = $2 AND ($3::text IS NULL OR id > $3)
+      ORDER BY id LIMIT $4`,
   };
 }

@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import { hasRole } from '../core/access.js';
 import { ForbiddenError, UnknownMessageError, ValidationError } from '../core/errors.js';
+import { DEFAULT_TENANT } from '../core/events.js';
 import { zodIssueToValidationError } from '../core/zod-errors.js';
 
 export interface QueryDefinition<Name extends string = string, Params = unknown> {
@@ -43,6 +44,7 @@ export function defineQuery<Name extends string, Params>(
   };
 }
 
+/** Who asks: the caller, as given to `execute`. */
 export interface QueryContext {
   userId?: string;
   tenantId?: string;
@@ -50,14 +52,22 @@ export interface QueryContext {
   roles?: readonly string[];
 }
 
-type Handler = (params: unknown, context: QueryContext) => Promise<unknown>;
+/**
+ * What a handler is given: the caller, with the tenant always set (the default tenant for a caller
+ * without one). Answer from the tenant's rows only: `WHERE tenant_id = $1` with `context.tenantId`.
+ */
+export interface QueryHandlerContext extends QueryContext {
+  tenantId: string;
+}
+
+type Handler = (params: unknown, context: QueryHandlerContext) => Promise<unknown>;
 
 export class QueryBus {
   private readonly handlers = new Map<string, { definition: QueryDefinition; handler: Handler }>();
 
   register<Name extends string, Params, Result>(
     definition: QueryDefinition<Name, Params>,
-    handler: (params: Params, context: QueryContext) => Promise<Result>,
+    handler: (params: Params, context: QueryHandlerContext) => Promise<Result>,
   ): this {
     if (this.handlers.has(definition.name)) throw new ValidationError('name', `query ${definition.name} already has a handler`);
     this.handlers.set(definition.name, { definition, handler: handler as Handler });
@@ -80,6 +90,6 @@ export class QueryBus {
       throw new ForbiddenError(`query ${name} requires one of the roles ${required!.join(', ')}`);
     const parsed = entry.definition.schema.safeParse(params);
     if (!parsed.success) throw zodIssueToValidationError(parsed.error, name);
-    return (await entry.handler(parsed.data, context)) as Result;
+    return (await entry.handler(parsed.data, { ...context, tenantId: context.tenantId ?? DEFAULT_TENANT })) as Result;
   }
 }

@@ -1,5 +1,5 @@
 /** The bank and transfers wired in one process, with the transfer saga running: for the processes' tests. */
-import { CommandBus, createProcesses, createProjections, EventRegistry, type EventStore } from '../../src/index.js';
+import { CommandBus, DEFAULT_TENANT, createProcesses, createProjections, EventRegistry, type EventStore } from '../../src/index.js';
 import { accountBalances } from '../../examples/bank/account-balances.js';
 import { registerBank, registerBankEvents } from '../../examples/bank/index.js';
 import { readTransfer, registerTransferEvents, registerTransfers, transferProcess, transfers } from '../../examples/transfers/index.js';
@@ -35,7 +35,7 @@ export async function startBank(stores: ReturnType<typeof storeFactory>, options
     async ended(transferId: string, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const transfer = await readTransfer(projections, store.sql, transferId);
+        const transfer = await readTransfer(projections, store.sql, DEFAULT_TENANT, transferId);
         if (transfer && transfer.status !== 'pending') return transfer;
         if (Date.now() > deadline) throw new Error(`transfer ${transferId} still ${transfer?.status ?? 'unknown'} after ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 25));

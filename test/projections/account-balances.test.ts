@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { accountBalances, listAccountBalances, readAccountBalance } from '../../examples/bank/account-balances.js';
-import { ProjectionFailedError } from '../../src/index.js';
+import { DEFAULT_TENANT, ProjectionFailedError } from '../../src/index.js';
 import { drivers } from '../support/drivers.js';
 import { projectionsFactory } from './support.js';
 
@@ -11,7 +11,7 @@ describe.each(drivers)('read model account-balances (%s)', (driver) => {
     const projections = factory.projections([accountBalances]);
     const store = await factory.open({ inlineHandlers: [projections.inlineHandler] });
     await projections.start(store);
-    return { projections, store, read: (id: string) => readAccountBalance(projections, store.sql, id) };
+    return { projections, store, read: (id: string) => readAccountBalance(projections, store.sql, DEFAULT_TENANT, id) };
   }
 
   it('keeps one row per account, consistent with every append (no waiting)', async () => {
@@ -53,7 +53,11 @@ describe.each(drivers)('read model account-balances (%s)', (driver) => {
       { type: 'AccountOpened', data: { accountId: 'a2', owner: 'Ada', currency: 'USD' }, schemaVersion: 1 },
     ]);
     expect(
-      (await listAccountBalances(projections, store.sql, 'Ada')).map((a) => [a.accountId, a.currency, a.overdraftLimit]),
+      (await listAccountBalances(projections, store.sql, DEFAULT_TENANT, 'Ada')).map((a) => [
+        a.accountId,
+        a.currency,
+        a.overdraftLimit,
+      ]),
     ).toEqual([
       ['a1', 'EUR', 5_000],
       ['a2', 'USD', 0],

@@ -90,6 +90,42 @@ describe.each(drivers)('async projections (%s)', (driver) => {
     await expect(docs.get('')).rejects.toBeInstanceOf(ValidationError);
   });
 
+  it.each(['async', 'inline'] as const)(
+    'keeps ctx.documents per tenant (%s): the same id in two tenants is two documents, each read in its tenant',
+    async (mode) => {
+      const owners = defineProjection<{ Opened: { owner: string }; Renamed: { owner: string } }>({
+        name: `tenant-owners-${mode}`,
+        version: 1,
+        mode,
+        handles: ['Opened', 'Renamed'],
+        async apply(event, ctx) {
+          const docs = ctx.documents<{ owner: string; renames: number }>('accounts');
+          const doc = await docs.get(event.streamId);
+          await docs.upsert(event.streamId, { owner: event.data.owner, renames: doc ? doc.renames + 1 : 0 });
+        },
+      });
+      const projections = factory.projections([owners]);
+      const store = await factory.open({ inlineHandlers: [projections.inlineHandler] });
+      await projections.start(store);
+      await store.forTenant('acme').append('a-1', [{ type: 'Opened', data: { owner: 'Ada' } }]);
+      await store.append('a-1', [{ type: 'Opened', data: { owner: 'Dee' } }]);
+      // One append batch through the daemon may hold both tenants' events: each reads and writes its own.
+      await store.forTenant('globex').append('a-1', [{ type: 'Opened', data: { owner: 'Gus' } }]);
+      const { lastPosition } = await store
+        .forTenant('acme')
+        .append('a-1', [{ type: 'Renamed', data: { owner: 'Ada L.' } }], { expectedVersion: 1 });
+      await projections.waitFor(owners.name, lastPosition);
+      const docs = (tenantId?: string) =>
+        projections.documents<{ owner: string; renames: number }>(owners.name, 'accounts', tenantId ? { tenantId } : {});
+      expect(await docs('acme').get('a-1')).toEqual({ owner: 'Ada L.', renames: 1 });
+      expect(await docs('globex').get('a-1')).toEqual({ owner: 'Gus', renames: 0 });
+      expect(await docs().get('a-1')).toEqual({ owner: 'Dee', renames: 0 });
+      expect(await docs('initech').get('a-1')).toBeNull();
+      expect((await docs('globex').list()).map((d) => d.data.owner)).toEqual(['Gus']);
+      expect(await docs('initech').list()).toEqual([]);
+    },
+  );
+
   it('names each version its own schema and refuses bad table names', async () => {
     const store = await factory.open();
     const projections = await factory.projections([counters()]).start(store);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { listOrdersForCustomer, ordersForDisplay, readOrderForDisplay } from '../../examples/orders/orders-for-display.js';
+import { DEFAULT_TENANT } from '../../src/index.js';
 import { drivers } from '../support/drivers.js';
 import { projectionsFactory } from './support.js';
 
@@ -9,7 +10,7 @@ describe.each(drivers)('read model orders-for-display (%s)', (driver) => {
   it('shows each order as a list screen does, following placed, item changes, shipping and cancelling', async () => {
     const store = await factory.open();
     const projections = await factory.projections([ordersForDisplay]).start(store);
-    const read = (id: string) => readOrderForDisplay(projections, store.sql, id);
+    const read = (id: string) => readOrderForDisplay(projections, store.sql, DEFAULT_TENANT, id);
     const widget = { sku: 'WIDGET-A', quantity: 2, priceCents: 1999 };
     const gadget = { sku: 'GADGET-B', quantity: 1, priceCents: 500 };
 
@@ -58,7 +59,7 @@ describe.each(drivers)('read model orders-for-display (%s)', (driver) => {
       itemCount: 2,
     });
     expect(await read('o3')).toMatchObject({ status: 'shipped', carrier: null, trackingNumber: null });
-    const listed = await listOrdersForCustomer(projections, store.sql, 'c1');
+    const listed = await listOrdersForCustomer(projections, store.sql, DEFAULT_TENANT, 'c1');
     expect(listed.map((o) => [o.orderId, o.status])).toEqual([
       ['o2', 'cancelled'],
       ['o1', 'shipped'],

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   CommandBus,
+  DEFAULT_TENANT,
   defineApp,
   defineProjection,
   ERASED,
@@ -205,7 +206,7 @@ describe.each(drivers)('personal data, end to end (%s)', (driver) => {
     expect(all.json.events.map((e: { data: { owner: string } }) => e.data.owner)).toEqual([ERASED, owners.kept, owners.other]);
     const live = await sseEvents(url, 14);
     expect(live.filter((e) => e.data.owner !== undefined).map((e) => e.data.owner)).toEqual([ERASED, owners.kept, owners.other]);
-    const balance = (id: string) => readAccountBalance(service.projections, service.store.sql, id);
+    const balance = (id: string) => readAccountBalance(service.projections, service.store.sql, DEFAULT_TENANT, id);
     expect(await balance(ids.kept)).toMatchObject({ owner: owners.kept });
     expect(await balance(ids.gone)).toMatchObject({ owner: ERASED, balance: 500 });
     expect(await service.projections.documents('owners-async', 'owners').get(ids.gone)).toEqual({

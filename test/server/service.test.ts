@@ -136,7 +136,7 @@ describe.each(drivers)('reference service (%s)', (driver) => {
     expect(waited.headers.get('retry-after')).toBe('1');
     const metrics = await call(url, 'GET', '/metrics');
     expect(metrics.text).toMatch(
-      /fabula_projection_lag_events\{projection="orders-for-display",version="1",phase="active"\} [1-9]/,
+      /fabula_projection_lag_events\{projection="orders-for-display",version="2",phase="active"\} [1-9]/,
     );
     expect((await call(url, 'POST', '/projections/orders-for-display/resume')).status).toBe(200);
     expect(
@@ -174,9 +174,17 @@ describe.each(drivers)('reference service (%s)', (driver) => {
     const app = defineApp({ ...referenceApp, projections: [...referenceApp.projections!, fragile] });
     const { url } = await start(driver, app);
     const first = (await call(url, 'GET', '/metrics')).text;
-    for (const name of ['account-balances', 'orders-for-display', 'fragile']) {
-      expect(first).toMatch(new RegExp(`fabula_projection_lag_events\\{projection="${name}",version="1",phase="active"\\} \\d`));
-      expect(first).toMatch(new RegExp(`fabula_projection_lag_seconds\\{projection="${name}",version="1",phase="active"\\} \\d`));
+    for (const [name, version] of [
+      ['account-balances', 2],
+      ['orders-for-display', 2],
+      ['fragile', 1],
+    ] as const) {
+      expect(first).toMatch(
+        new RegExp(`fabula_projection_lag_events\\{projection="${name}",version="${version}",phase="active"\\} \\d`),
+      );
+      expect(first).toMatch(
+        new RegExp(`fabula_projection_lag_seconds\\{projection="${name}",version="${version}",phase="active"\\} \\d`),
+      );
       expect(first).toMatch(new RegExp(`fabula_projection_parked_events\\{projection="${name}"\\} 0`));
     }
     expect((await call(url, 'GET', '/health/ready')).status).toBe(200);
