@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   CommandBus,
+  createPostgresClient,
   DEFAULT_TENANT,
   defineApp,
   defineProjection,
@@ -35,9 +36,32 @@ import { call } from './support.js';
 const run = promisify(execFile);
 const location = storeLocations('pii');
 const services: Service[] = [];
+/** On the server, each service gets a database of its own: "the whole database" is then just its store. */
+const databases: string[] = [];
 afterAll(async () => {
   for (const service of services) await service.close();
+  if (databases.length === 0) return;
+  const admin = await createPostgresClient({ connectionString: serverUrl! });
+  try {
+    for (const name of databases) await admin.exec(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  } finally {
+    await admin.close();
+  }
 });
+
+async function ownDatabase(): Promise<string> {
+  const name = `fabula_pii_${randomBytes(6).toString('hex')}`;
+  const admin = await createPostgresClient({ connectionString: serverUrl! });
+  try {
+    await admin.exec(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.close();
+  }
+  databases.push(name);
+  const url = new URL(serverUrl!);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
 
 /** An async read model that copies the owner, as a careless projection would. */
 const ownersAsync = defineProjection<{ AccountOpened: { accountId: string; owner: string } }>({
@@ -61,15 +85,19 @@ const bankApp = defineApp({
   },
 });
 
+const databaseOf = new Map<Service, string>();
+
 async function start(driver: DriverName, withKeys = true): Promise<Service> {
+  const databaseUrl = driver === 'postgres' ? await ownDatabase() : undefined;
   const service = await startService({
     app: bankApp,
     port: 0,
-    ...location(driver),
+    ...(databaseUrl ? { databaseUrl, schema: 'fabula' } : location(driver)),
     projectionOptions: { pollIntervalMs: 50, leaseTtlMs: 2000, retiredDropDelayMs: 0 },
     ...(withKeys ? { personalData: { keys: staticKeyProvider(masterKey(randomBytes(32).toString('base64'))) } } : {}),
   });
   services.push(service);
+  if (databaseUrl) databaseOf.set(service, databaseUrl);
   return service;
 }
 
@@ -89,15 +117,8 @@ async function sqlDump(sql: SqlExecutor): Promise<string> {
 
 async function dump(driver: DriverName, service: Service): Promise<string> {
   if (driver === 'pglite') return sqlDump(service.store.sql);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      // The whole database, as an operator would back it up. (Other test files may drop their schemas
-      // meanwhile: pg_dump then fails on a vanished table; try again.)
-      return (await run('pg_dump', [serverUrl!], { maxBuffer: 512 * 1024 * 1024 })).stdout;
-    } catch (error) {
-      if (attempt === 3) throw error;
-    }
-  }
+  // The whole database (the service's own), as an operator would back it up.
+  return (await run('pg_dump', [databaseOf.get(service)!], { maxBuffer: 512 * 1024 * 1024 })).stdout;
 }
 
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
