@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   createProjections,
@@ -16,7 +15,7 @@ import {
 } from '../../src/index.js';
 import { drivers } from '../support/drivers.js';
 import { storeLocations, type StoreLocation } from '../support/locations.js';
-import { fabula, fabulaBin } from '../support/cli.js';
+import { fabula, spawnFabula } from '../support/cli.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const libraryApp = 'dist/examples/library/app.js';
@@ -173,12 +172,7 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     await runProjections(where, [slow], (all) => all[0]?.lagEvents === 0 && all[0].status === 'running');
 
     const args = [...(where.databaseUrl ? ['--schema', where.schema] : []), '--app', opsApp, 'projections', 'rebuild', 'slow'];
-    const env = Object.fromEntries(
-      Object.entries({ ...process.env, DATABASE_URL: undefined, FABULA_DATA_DIR: undefined, ...target(where) }).filter(
-        ([, v]) => v !== undefined,
-      ),
-    ) as NodeJS.ProcessEnv;
-    const child = spawn(process.execPath, [fabulaBin, ...args], { cwd: root, env });
+    const child = spawnFabula(args, target(where));
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -211,12 +205,7 @@ describe.each(drivers)('fabula CLI with an application (%s)', (driver) => {
     await store.append('thing-1', [{ type: 'Happened', data: {} }]);
     await store.close();
     const args = [...(where.databaseUrl ? ['--schema', where.schema] : []), 'tail'];
-    const env = Object.fromEntries(
-      Object.entries({ ...process.env, DATABASE_URL: undefined, FABULA_DATA_DIR: undefined, ...target(where) }).filter(
-        ([, v]) => v !== undefined,
-      ),
-    ) as NodeJS.ProcessEnv;
-    const child = spawn(process.execPath, [fabulaBin, ...args], { cwd: root, env });
+    const child = spawnFabula(args, target(where));
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d) => (stderr += d));

@@ -1,11 +1,10 @@
 /** The real `fabula` binary, on the embedded store and (when DATABASE_URL is set) the server. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { drivers, serverUrl } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
-import { fabula, fabulaBin } from '../support/cli.js';
+import { fabula, spawnFabula } from '../support/cli.js';
 import { createPostgresClient } from '../../src/index.js';
 
 const location = storeLocations('cli');
@@ -86,7 +85,10 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
       [['catalog', '--format', 'pdf'], /Allowed choices are json, md/],
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['--database-url', 'notaurl', 'streams'], /DATABASE_URL: "notaurl" is not a PostgreSQL URL: use postgres:\/\//],
-      [['--database-url', 'postgres://u:secret@:5432/db', 'streams'], /"postgres:\/\/u:\*\*\*@:5432\/db" is not a PostgreSQL URL/],
+      [
+        ['--database-url', 'postgres://u:secret@:5432/db', 'streams'],
+        /"postgres:\/\/u:\*\*\*@:5432\/db" is not a PostgreSQL URL/,
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await runApp(env, ...args);
@@ -104,7 +106,9 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
     expect(JSON.parse(status.stdout)).toEqual([
       { name: 'transfer', activeInstances: 0, endedInstances: 0, openCommands: 0, scheduledTimeouts: 0, consumer: null },
     ]);
-    expect((await runApp(env, 'processes', 'status')).stdout).toMatch(/^transfer: 0 active, 0 ended, 0 commands open, 0 timeouts, not started yet/);
+    expect((await runApp(env, 'processes', 'status')).stdout).toMatch(
+      /^transfer: 0 active, 0 ended, 0 commands open, 0 timeouts, not started yet/,
+    );
     const missing = await runApp(env, 'processes', 'show', 'transfer', 't-none');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/process transfer has no instance "t-none"/);
@@ -211,14 +215,9 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
     const env = target();
     await run(env, 'append', 'a-1', 'Before', '{}');
     const args = env.FABULA_SCHEMA ? ['--schema', env.FABULA_SCHEMA, 'tail', '--after', '0'] : ['tail', '--after', '0'];
-    const childEnv = Object.fromEntries(
-      Object.entries({ ...process.env, DATABASE_URL: undefined, FABULA_DATA_DIR: undefined, ...env }).filter(
-        ([, v]) => v !== undefined,
-      ),
-    ) as NodeJS.ProcessEnv;
     if (driver === 'pglite') {
       // One process at a time on an embedded folder: the tail holds it, so an append from another process is refused.
-      const tail = spawn(process.execPath, [fabulaBin, ...args], { env: childEnv });
+      const tail = spawnFabula(args, env);
       let out = '';
       tail.stdout.on('data', (d) => (out += d));
       await waitFor(() => out.includes('Before'));
@@ -228,7 +227,7 @@ describe.each(drivers)('fabula CLI (%s)', (driver) => {
       expect(await new Promise((r) => tail.on('exit', r))).toBe(0);
       return;
     }
-    const tail = spawn(process.execPath, [fabulaBin, ...args], { env: childEnv });
+    const tail = spawnFabula(args, env);
     let out = '';
     tail.stdout.on('data', (d) => (out += d));
     await waitFor(() => out.includes('Before'));

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AggregateRepository, defineCommand, defineQuery, QueryBus, type AccessControl } from '../../src/index.js';
 import { BankAccount } from '../../examples/bank/index.js';
 import { drivers, storeFactory } from '../support/drivers.js';
-import { call, startServer, type FastifyInstance } from './support.js';
+import { call, readSse, startServer, type FastifyInstance } from './support.js';
 
 const access: AccessControl = {
   streams: {
@@ -36,27 +36,8 @@ const Audited = defineQuery('audited-accounts', { schema: z.object({}), roles: [
 
 /** Reads a Server-Sent Events stream until `count` events or `ms` pass. */
 async function tail(url: string, path: string, who: string, count: number, ms: number) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), ms);
-  const seen: Array<{ streamId: string; type: string }> = [];
-  try {
-    const response = await fetch(`${url}${path}`, { headers: as(who), signal: controller.signal });
-    if (response.status !== 200) return { status: response.status, seen };
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of response.body!) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      for (const line of buffer.split('\n').filter((l) => l.startsWith('data: '))) seen.push(JSON.parse(line.slice(6)));
-      buffer = buffer.slice(buffer.lastIndexOf('\n') + 1);
-      if (seen.length >= count) break;
-    }
-  } catch {
-    // aborted after `ms`: what arrived is the answer
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-  }
-  return { status: 200, seen };
+  const { status, events } = await readSse(url, path, as(who), count, ms);
+  return { status, seen: events.map((e) => e.data as { streamId: string; type: string }) };
 }
 
 describe.each(drivers)('authorisation (%s)', (driver) => {

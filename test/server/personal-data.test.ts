@@ -31,7 +31,7 @@ import { accountBalances, readAccountBalance } from '../../examples/bank/account
 import { registerBank, registerBankEvents } from '../../examples/bank/index.js';
 import { drivers, serverUrl, type DriverName } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
-import { call } from './support.js';
+import { call, until } from './support.js';
 
 const run = promisify(execFile);
 const location = storeLocations('pii');
@@ -119,16 +119,6 @@ async function dump(driver: DriverName, service: Service): Promise<string> {
   if (driver === 'pglite') return sqlDump(service.store.sql);
   // The whole database (the service's own), as an operator would back it up.
   return (await run('pg_dump', [databaseOf.get(service)!], { maxBuffer: 512 * 1024 * 1024 })).stdout;
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 async function sseEvents(url: string, count: number): Promise<Array<{ data: { owner?: string } }>> {

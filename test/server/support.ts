@@ -69,3 +69,58 @@ export async function call(
 }
 
 export type { FastifyInstance };
+
+/**
+ * Reads a Server-Sent Events stream until `count` events arrived or `ms` passed: the status, and each
+ * event's `id` and parsed `data` (comments and keep-alives skipped).
+ */
+export async function readSse(
+  url: string,
+  path: string,
+  headers: Record<string, string>,
+  count: number,
+  ms: number,
+): Promise<{ status: number; events: Array<{ id: string | undefined; data: any }> }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  const events: Array<{ id: string | undefined; data: any }> = [];
+  try {
+    const response = await fetch(`${url}${path}`, { headers, signal: controller.signal });
+    if (response.status !== 200) return { status: response.status, events };
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body!) {
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (data !== undefined) events.push({ id: /^id: (.*)$/m.exec(block)?.[1], data: JSON.parse(data) });
+      }
+      if (events.length >= count) break;
+    }
+  } catch {
+    // aborted after `ms`: what arrived is the answer
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return { status: 200, events };
+}
+
+/** Reads `read()` until `done` says yes, or fails after `timeoutMs` with the last value. */
+export async function until<T>(
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 20_000,
+  pollMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value).slice(0, 300)}`);
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}

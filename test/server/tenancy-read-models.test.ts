@@ -11,7 +11,7 @@ import type { Caller } from '../../src/server/context.js';
 import { startService, type Service } from '../../src/server/service.js';
 import { drivers, type DriverName } from '../support/drivers.js';
 import { storeLocations } from '../support/locations.js';
-import { call } from './support.js';
+import { call, until } from './support.js';
 
 const location = storeLocations('tenant_rm');
 const services: Service[] = [];
@@ -45,16 +45,6 @@ async function start(driver: DriverName) {
   };
   const query = (who: Who, path: string) => call(url, 'GET', `/queries/${path}`, undefined, as(who));
   return { service, command, query };
-}
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last value: ${JSON.stringify(value).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const items = (answer: { json: { items: Array<Record<string, unknown>> } }, key: string) =>
@@ -153,6 +143,8 @@ describe.each(drivers)('tenant-scoped read models over HTTP (%s)', (driver) => {
     const done = await until(
       () => query('a', 'transfers?transferId=t-a'),
       (answer) => answer.status === 200 && answer.json.status !== 'pending',
+      20_000,
+      50,
     );
     expect(done.json).toMatchObject({ status: 'completed', amount: 100 });
     expect((await query('a', 'account-balances?accountId=acc-2')).json.balance).toBe(100);

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
 import { drivers, storeFactory } from '../support/drivers.js';
-import { call, startServer } from './support.js';
+import { call, readSse, startServer } from './support.js';
 
 const callers: Record<string, { userId: string; tenantId?: string }> = {
   'Bearer a': { userId: 'ann', tenantId: 'tenant-a' },
@@ -17,36 +17,9 @@ const as = (who: 'a' | 'b' | 'none') => ({ authorization: `Bearer ${who}` });
 
 /** The SSE stream's events until `count` arrived (or `ms` passed). */
 async function tail(url: string, who: 'a' | 'b' | 'none', count: number, ms = 3000) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), ms);
-  const response = await fetch(`${url}/events/stream`, { signal: controller.signal, headers: as(who) });
-  expect(response.status).toBe(200);
-  const received: Array<{ position: string; streamId: string; type: string }> = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  try {
-    for await (const chunk of response.body!) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const id = /^id: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (id && data) {
-          const event = JSON.parse(data);
-          received.push({ position: id, streamId: event.streamId, type: event.type });
-        }
-      }
-      if (received.length >= count) break;
-    }
-  } catch {
-    // aborted: the time is up
-  } finally {
-    clearTimeout(timer);
-    controller.abort();
-  }
-  return received;
+  const { status, events } = await readSse(url, '/events/stream', as(who), count, ms);
+  expect(status).toBe(200);
+  return events.map(({ id, data }) => ({ position: id!, streamId: data.streamId as string, type: data.type as string }));
 }
 
 describe.each(drivers)('tenant isolation over HTTP (%s)', (driver) => {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -10,17 +10,25 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real `fabula` binary. `env` replaces DATABASE_URL handling: pass it explicitly. */
+/**
+ * Starts the real `fabula` binary, for a test that talks to it while it runs (a tail, a Ctrl-C). `env`
+ * replaces DATABASE_URL handling: this process's DATABASE_URL and FABULA_DATA_DIR are not passed on.
+ */
+export function spawnFabula(args: string[], env: Record<string, string | undefined> = {}): ChildProcessWithoutNullStreams {
+  const merged: Record<string, string | undefined> = {
+    ...process.env,
+    DATABASE_URL: undefined,
+    FABULA_DATA_DIR: undefined,
+    ...env,
+  };
+  const childEnv = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
+  return spawn(process.execPath, [fabulaBin, ...args], { cwd: root, env: childEnv });
+}
+
+/** Runs the real `fabula` binary to its end. `env` replaces DATABASE_URL handling: pass it explicitly. */
 export function fabula(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    const merged: Record<string, string | undefined> = {
-      ...process.env,
-      DATABASE_URL: undefined,
-      FABULA_DATA_DIR: undefined,
-      ...env,
-    };
-    const childEnv = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv;
-    const child = spawn(process.execPath, [fabulaBin, ...args], { cwd: root, env: childEnv });
+    const child = spawnFabula(args, env);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
