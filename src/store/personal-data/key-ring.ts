@@ -18,16 +18,13 @@ interface KeyRow {
   wrapped_key: string;
 }
 
-const MAX_LOADERS = 4;
-
 export class KeyRing {
   private readonly bySubject: Lru<string, DataKey>;
   private readonly byId: Lru<string, DataKey | null>;
   /** Subjects being looked up or created: concurrent appends of one subject share the answer. */
   private readonly pending = new Map<string, Promise<DataKey>>();
   private readonly queue: Array<{ tenant: string; subject: string; resolve: (key: DataKey) => void; reject: (error: unknown) => void }> = [];
-  /** Key statements in flight: a few at once, so that new subjects do not queue behind one round trip. */
-  private loaders = 0;
+  private loading = false;
   private readonly masters: Map<string, MasterKey>;
   private readonly table: string;
 
@@ -60,7 +57,7 @@ export class KeyRing {
 
   /**
    * The data keys of `subjects`, created where missing. Subjects not cached are looked up (and created)
-   * together: a few statements at a time (MAX_LOADERS), and what concurrent appends ask for meanwhile goes into the next,
+   * together: one statement at a time, and what concurrent appends ask for meanwhile goes into the next,
    * as the append batcher does with appends.
    */
   async forSubjects(sql: SqlExecutor, tenant: string, subjects: readonly string[]): Promise<Map<string, DataKey>> {
@@ -82,12 +79,12 @@ export class KeyRing {
     promise = new Promise<DataKey>((resolve, reject) => this.queue.push({ tenant, subject, resolve, reject }));
     promise.catch(() => {});
     this.pending.set(key, promise);
-    if (this.loaders < MAX_LOADERS) void this.loadQueued(sql);
+    if (!this.loading) void this.loadQueued(sql);
     return promise;
   }
 
   private async loadQueued(sql: SqlExecutor) {
-    this.loaders++;
+    this.loading = true;
     try {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, 1000);
@@ -101,7 +98,7 @@ export class KeyRing {
         }
       }
     } finally {
-      this.loaders--;
+      this.loading = false;
     }
   }
 
